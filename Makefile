@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ivshmem: guest driver, library, tools, host server and their tests.
+#
+#   make                 build everything for the default kernel (KDIR=)
+#   make check           install missing dependencies, build, run every test
+#   make demo            a server, two guests, a doorbell rung across them
+#   make install         DESTDIR= and PREFIX= are honoured
+#   make bench           benchmarks (not part of check)
+#
+# KDIR= (or KERNELRELEASE=) picks the kernel the modules are built against;
+# the default is the running kernel's build tree, else the newest Debian
+# headers installed.  TEST_KERNELS= picks the guest kernels of check/demo.
+
+TOP		:= $(CURDIR)
+BUILD		:= $(TOP)/build
+PREFIX		?= /usr/local
+DESTDIR		?=
+KSFT_DIR	?= /usr/src/linux-source-6.1/tools/testing/selftests
+TEST_KERNELS	?= 6.1 6.12
+
+ifneq ($(KERNELRELEASE),)
+KDIR		?= /lib/modules/$(KERNELRELEASE)/build
+endif
+KDIR		?= $(shell d=/lib/modules/$$(uname -r)/build; \
+		     if [ -d $$d ]; then echo $$d; else \
+		     ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1; fi)
+
+# Components join the build once they have a Makefile.
+USER_DIRS	:= $(patsubst %/Makefile,%,$(wildcard host-server/Makefile userspace/Makefile))
+KSFT_SUITES	:= $(patsubst selftests/%/Makefile,%,$(wildcard selftests/*/Makefile))
+HAVE_DRIVER	:= $(wildcard driver/Makefile)
+
+export PREFIX DESTDIR KSFT_DIR
+
+.PHONY: all userland modules test-modules selftests check demo install uninstall \
+	clean bench deps
+
+all: userland modules selftests
+
+deps:
+	@scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
+
+userland:
+	@set -e; for d in $(USER_DIRS); do $(MAKE) -C $$d all; done
+
+modules:
+ifneq ($(HAVE_DRIVER),)
+	$(MAKE) -C driver KDIR=$(KDIR)
+endif
+
+# Modules for every guest kernel, each built in its own copy of the sources
+# (an out-of-tree build writes beside its sources).
+test-modules:
+ifneq ($(HAVE_DRIVER),)
+	@set -e; for rel in $$(scripts/test-kernels $(TEST_KERNELS)); do \
+		d=$(BUILD)/kmod/$$rel; mkdir -p $$d; \
+		rm -rf $$d/driver $$d/uapi; cp -r driver uapi $$d/; \
+		$(MAKE) -C $$d/driver KDIR=/lib/modules/$$rel/build; \
+	done
+endif
+
+selftests:
+	@set -e; for s in $(KSFT_SUITES); do \
+		mkdir -p $(BUILD)/ksft/$$s; \
+		$(MAKE) -C selftests/$$s OUTPUT=$(BUILD)/ksft/$$s KSFT_DIR=$(KSFT_DIR); \
+	done
+
+check: deps
+	@scripts/check
+
+demo: deps
+	@scripts/demo
+
+bench: deps
+	@if [ -x scripts/bench ]; then scripts/bench; else \
+		echo "bench: no benchmarks yet"; exit 1; fi
+
+install: userland modules
+	@set -e; for d in $(USER_DIRS); do $(MAKE) -C $$d install; done
+ifneq ($(HAVE_DRIVER),)
+	$(MAKE) -C driver KDIR=$(KDIR) install
+endif
+
+uninstall:
+	@set -e; for d in $(USER_DIRS); do $(MAKE) -C $$d uninstall; done
+
+clean:
+	@for d in $(USER_DIRS) $(if $(HAVE_DRIVER),driver); do $(MAKE) -C $$d clean; done
+	rm -rf $(BUILD)

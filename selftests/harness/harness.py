@@ -1,0 +1,722 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Guest test harness for ivshmem.
+
+A scenario declares servers, shared memory, guests and their ivshmem devices,
+the shell script each guest runs and host hooks tied to barriers.  The harness
+builds an initramfs per kernel, boots every guest under QEMU (TCG by default),
+relays barriers between guests, runs host hooks, collects each guest's kernel
+console and script output, and turns all of it into TAP results.
+
+Nothing is left behind: QEMU processes, servers, sockets and shared memory
+files are removed on success, failure, timeout and SIGINT/SIGTERM alike.
+"""
+
+import glob
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.realpath(os.path.join(os.path.dirname(__file__), '..', '..'))
+GUEST_FILES = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'guest')
+
+# Kernel log lines that fail a scenario whatever the tests said.
+BAD_LOG = re.compile(r'\b(BUG|WARNING|Oops|KASAN|general protection|Call Trace)\b'
+                     r'|\bkernel BUG\b|UBSAN:|Kernel panic|INFO: task .* blocked')
+KTAP_RESULT = re.compile(r'^(not ok|ok) (\d+)\s*(?:- )?(.*)$')
+KTAP_PLAN = re.compile(r'^1\.\.(\d+)$')
+
+
+class HarnessError(Exception):
+    """A problem of the scenario or the machine, not of the code under test."""
+
+
+class Skip(Exception):
+    """The scenario cannot run here; the reason says why."""
+
+
+def log(msg):
+    print('# ' + msg, flush=True)
+
+
+def parse_size(text):
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r'(\d+)([KMGT]?)', str(text))
+    if not m:
+        raise HarnessError('bad size %r' % text)
+    return int(m.group(1)) << {'': 0, 'K': 10, 'M': 20, 'G': 30, 'T': 40}[m.group(2)]
+
+
+def find_kernel(version):
+    """Map '6.1' or '6.12' (or a full release) to (release, vmlinuz)."""
+    cands = []
+    for path in glob.glob('/boot/vmlinuz-*'):
+        rel = path[len('/boot/vmlinuz-'):]
+        if rel == version or rel.startswith(version + '.') or rel.startswith(version + '-'):
+            cands.append((rel, path))
+    if not cands:
+        raise HarnessError('no /boot/vmlinuz for kernel %s (run scripts/install-deps)' % version)
+    cands.sort()
+    return cands[-1]
+
+
+# ---------------------------------------------------------------- initramfs
+
+def _ldd(path):
+    out = subprocess.run(['ldd', path], capture_output=True, text=True).stdout
+    libs = []
+    for line in out.splitlines():
+        m = re.search(r'(/\S+) \(0x', line)
+        if m:
+            libs.append(m.group(1))
+    return libs
+
+
+def _copy(src, root, dest):
+    full = os.path.join(root, dest.lstrip('/'))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    shutil.copy2(os.path.realpath(src), full)
+    return full
+
+
+def _is_elf(path):
+    with open(path, 'rb') as f:
+        return f.read(4) == b'\x7fELF'
+
+
+def _add_elf(src, root, dest, seen):
+    _copy(src, root, dest)
+    for lib in _ldd(src):
+        if lib not in seen:
+            seen.add(lib)
+            _copy(lib, root, lib)
+
+
+def _cpio(root, out):
+    files = subprocess.run(['find', '.', '-mindepth', '1'], cwd=root, check=True,
+                           capture_output=True, text=True).stdout
+    with open(out, 'wb') as f:
+        subprocess.run(['cpio', '--quiet', '-o', '-H', 'newc', '-R', '0:0'], cwd=root,
+                       input=files.encode(), stdout=f, check=True)
+
+
+def build_base_initramfs(release, build_dir, workdir):
+    """One cpio per kernel: busybox, modules, tools, libraries, kselftests."""
+    root = os.path.join(workdir, 'base-' + release)
+    os.makedirs(root)
+    for d in ('bin', 'sbin', 'usr/bin', 'usr/lib', 'lib', 'dev', 'proc', 'sys', 'tmp',
+              'etc', 'ksft', 'scenario'):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    busybox = shutil.which('busybox') or '/bin/busybox'
+    if not os.path.exists(busybox) or _ldd(busybox):
+        raise HarnessError('a static busybox is needed (apt-get install busybox-static)')
+    _copy(busybox, root, '/bin/busybox')
+    for name in ('init',):
+        _copy(os.path.join(GUEST_FILES, name), root, '/' + name)
+    _copy(os.path.join(GUEST_FILES, 'hsync'), root, '/usr/bin/hsync')
+    _copy(os.path.join(GUEST_FILES, 'ktap.sh'), root, '/lib/ktap.sh')
+    for f in ('init', 'usr/bin/hsync'):
+        os.chmod(os.path.join(root, f), 0o755)
+
+    seen = set()
+    # Modules: ours from build/kmod/<release>/driver, plus the Debian ones
+    # they depend on, with a modules.dep from depmod so modprobe works.
+    moddir = os.path.join(root, 'lib/modules', release)
+    os.makedirs(os.path.join(moddir, 'extra'))
+    ours = sorted(glob.glob(os.path.join(build_dir, 'kmod', release, 'driver', '*.ko')))
+    for ko in ours:
+        shutil.copy2(ko, os.path.join(moddir, 'extra'))
+    for rel in ('kernel/drivers/uio/uio.ko',):
+        for ext in ('', '.xz', '.zst'):
+            src = os.path.join('/lib/modules', release, rel + ext)
+            if not os.path.exists(src):
+                continue
+            dst = os.path.join(moddir, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if ext == '.xz':
+                with open(dst, 'wb') as f:
+                    subprocess.run(['xz', '-dc', src], stdout=f, check=True)
+            elif ext == '.zst':
+                with open(dst, 'wb') as f:
+                    subprocess.run(['zstd', '-dc', src], stdout=f, check=True)
+            else:
+                shutil.copy2(src, dst)
+            break
+    for f in ('modules.order', 'modules.builtin', 'modules.builtin.modinfo'):
+        src = os.path.join('/lib/modules', release, f)
+        if os.path.exists(src):
+            shutil.copy2(src, moddir)
+    subprocess.run(['depmod', '-b', root, release], check=True)
+
+    # Userspace: tools, library, kselftest programs, extra guest programs.
+    for path in sorted(glob.glob(os.path.join(TOP, 'userspace/tools/ivshmem-*'))):
+        if os.access(path, os.X_OK) and os.path.isfile(path) and _is_elf(path):
+            _add_elf(path, root, '/usr/bin/' + os.path.basename(path), seen)
+    for path in sorted(glob.glob(os.path.join(TOP, 'userspace/lib/libivshmem.so*'))):
+        if os.path.isfile(path):
+            _copy(path, root, '/usr/lib/' + os.path.basename(path))
+    for suite in sorted(glob.glob(os.path.join(build_dir, 'ksft', '*'))):
+        for path in sorted(glob.glob(os.path.join(suite, '*'))):
+            if os.path.isfile(path):
+                dest = '/ksft/%s/%s' % (os.path.basename(suite), os.path.basename(path))
+                if _is_elf(path):
+                    _add_elf(path, root, dest, seen)
+                else:
+                    _copy(path, root, dest)
+    for path in sorted(glob.glob(os.path.join(build_dir, 'guest-bin', '*'))):
+        if os.path.isfile(path) and _is_elf(path):
+            _add_elf(path, root, '/usr/bin/' + os.path.basename(path), seen)
+    out = os.path.join(workdir, 'base-%s.cpio' % release)
+    _cpio(root, out)
+    return out, [os.path.basename(k)[:-3] for k in ours]
+
+
+# --------------------------------------------------------------------- QMP
+
+class QMP:
+    """A QEMU monitor connection that keeps the events it sees."""
+
+    def __init__(self, path, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.time() > deadline:
+                    raise HarnessError('QMP socket %s did not come up' % path)
+                time.sleep(0.1)
+        self.buf = b''
+        self.events = []
+        self._read()                     # greeting
+        self.cmd('qmp_capabilities')
+
+    def _read(self, timeout=30):
+        deadline = time.time() + timeout
+        while b'\n' not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise HarnessError('QMP did not answer')
+            r, _, _ = select.select([self.sock], [], [], left)
+            if r:
+                data = self.sock.recv(65536)
+                if not data:
+                    raise HarnessError('QMP connection closed')
+                self.buf += data
+        line, self.buf = self.buf.split(b'\n', 1)
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        msg = {'execute': name}
+        if args:
+            msg['arguments'] = args
+        self.sock.sendall(json.dumps(msg).encode() + b'\n')
+        while True:
+            reply = self._read()
+            if 'event' in reply:
+                self.events.append(reply)
+                continue
+            if 'error' in reply:
+                raise HarnessError('QMP %s: %s' % (name, reply['error'].get('desc')))
+            return reply.get('return')
+
+    def wait_event(self, name, timeout=60, match=None):
+        deadline = time.time() + timeout
+        while True:
+            for i, ev in enumerate(self.events):
+                if ev['event'] == name and (match is None or match(ev.get('data', {}))):
+                    return self.events.pop(i)
+            left = deadline - time.time()
+            if left <= 0:
+                raise HarnessError('no QMP event %s within %ds' % (name, timeout))
+            try:
+                ev = self._read(timeout=left)
+            except HarnessError:
+                continue
+            if 'event' in ev:
+                self.events.append(ev)
+
+    def close(self):
+        self.sock.close()
+
+
+# ------------------------------------------------------------ host objects
+
+class SharedMem:
+    """A host file backing ivshmem-plain devices (one or several guests)."""
+
+    def __init__(self, scenario, name, size):
+        self.size = parse_size(size)
+        if self.size & (self.size - 1):
+            raise HarnessError('shared memory size must be a power of two')
+        self.path = '/dev/shm/%s-%s' % (scenario.prefix, name)
+        self.id = 'mem_' + name
+        scenario.cleanup_paths.append(self.path)
+        with open(self.path, 'wb') as f:
+            f.truncate(self.size)
+
+    def read(self, offset, length):
+        with open(self.path, 'rb') as f:
+            f.seek(offset)
+            return f.read(length)
+
+    def write(self, offset, data):
+        with open(self.path, 'r+b') as f:
+            f.seek(offset)
+            f.write(data)
+
+
+class Server:
+    """The project's ivshmem-server, run in the foreground for a scenario."""
+
+    def __init__(self, scenario, name, vectors, size, args):
+        binary = os.path.join(TOP, 'host-server', 'ivshmem-server')
+        if not os.access(binary, os.X_OK):
+            raise Skip('host-server/ivshmem-server is not built')
+        self.vectors = vectors
+        self.size = parse_size(size)
+        self.sock = os.path.join(scenario.workdir, 'server-%s.sock' % name)
+        self.shm = '%s-srv-%s' % (scenario.prefix, name)
+        self.path = '/dev/shm/' + self.shm
+        scenario.cleanup_paths.append(self.path)
+        self.logfile = os.path.join(scenario.logdir, 'server-%s.log' % name)
+        cmd = [binary, '-F', '-v', '-S', self.sock, '-M', self.shm,
+               '-l', str(self.size), '-n', str(vectors)] + list(args)
+        self.log = open(self.logfile, 'w')
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        scenario.procs.append(self.proc)
+        deadline = time.time() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise HarnessError('ivshmem-server did not start (see %s)' % self.logfile)
+            time.sleep(0.05)
+
+    def read(self, offset, length):
+        with open(self.path, 'rb') as f:
+            f.seek(offset)
+            return f.read(length)
+
+    def write(self, offset, data):
+        with open(self.path, 'r+b') as f:
+            f.seek(offset)
+            f.write(data)
+
+
+class Device:
+    def __init__(self, guest, kind, dev_id, mem=None, server=None, vectors=0, props=''):
+        self.guest = guest
+        self.kind = kind
+        self.id = dev_id
+        self.mem = mem
+        self.server = server
+        self.vectors = vectors
+        self.props = props
+        self.plugs = 0
+
+    def chardev_id(self):
+        return '%s_chr%d' % (self.id, self.plugs)
+
+    def qemu_args(self):
+        if self.kind == 'plain':
+            return ['-device', 'ivshmem-plain,memdev=%s,id=%s%s' % (self.mem.id, self.id,
+                                                                    self.props)]
+        return ['-chardev', 'socket,path=%s,id=%s' % (self.server.sock, self.chardev_id()),
+                '-device', 'ivshmem-doorbell,chardev=%s,vectors=%d,id=%s%s'
+                % (self.chardev_id(), self.vectors, self.id, self.props)]
+
+
+class Guest:
+    def __init__(self, scenario, name, append, modules, memory):
+        self.s = scenario
+        self.name = name
+        self.append = append
+        self.modules = modules
+        self.memory = memory
+        self.devices = []
+        self.mems = []
+        self.script = []
+        self.proc = None
+        self.qmp_conn = None
+        self.sync_conn = None
+        self.sync_buf = b''
+        self.arrivals = {}
+        self.finished = False
+
+    # --- declaration
+    def plain(self, size='1M', id=None, mem=None, props=''):
+        """An ivshmem-plain device; mem= shares a SharedMem with other guests."""
+        dev_id = id or 'plain%d' % len(self.devices)
+        if mem is None:
+            mem = self.s.memory('%s-%s' % (self.name, dev_id), size)
+        if mem not in self.mems:
+            self.mems.append(mem)
+        dev = Device(self, 'plain', dev_id, mem=mem, props=props)
+        self.devices.append(dev)
+        return dev
+
+    def doorbell(self, server, vectors=None, id=None, props=''):
+        """An ivshmem-doorbell device connected to server."""
+        dev_id = id or 'db%d' % len(self.devices)
+        dev = Device(self, 'doorbell', dev_id, server=server,
+                     vectors=server.vectors if vectors is None else vectors, props=props)
+        self.devices.append(dev)
+        return dev
+
+    def run(self, text):
+        """Shell lines run by the guest, in order, after the earlier ones."""
+        self.script.append(text)
+
+    def run_file(self, path):
+        with open(os.path.join(self.s.dir, path)) as f:
+            self.script.append(f.read())
+
+    def mem(self, dev_id):
+        for dev in self.devices:
+            if dev.id == dev_id:
+                return dev.mem or dev.server
+        raise HarnessError('guest %s has no device %s' % (self.name, dev_id))
+
+    # --- run time (host hooks)
+    def qmp(self, cmd, **args):
+        return self.qmp_conn.cmd(cmd, **args)
+
+    def unplug(self, dev_id, timeout=60):
+        """device_del and wait until QEMU reports the device gone."""
+        self.qmp('device_del', id=dev_id)
+        self.qmp_conn.wait_event('DEVICE_DELETED', timeout,
+                                 match=lambda d: d.get('device') == dev_id)
+
+    def replug(self, dev_id):
+        """device_add the device again (a new server connection for doorbells)."""
+        dev = next(d for d in self.devices if d.id == dev_id)
+        dev.plugs += 1
+        if dev.kind == 'doorbell':
+            self.qmp('chardev-add', id=dev.chardev_id(),
+                     backend={'type': 'socket', 'data': {
+                         'addr': {'type': 'unix', 'data': {'path': dev.server.sock}},
+                         'server': False}})
+            self.qmp('device_add', driver='ivshmem-doorbell', chardev=dev.chardev_id(),
+                     vectors=dev.vectors, id=dev.id)
+        else:
+            self.qmp('device_add', driver='ivshmem-plain', memdev=dev.mem.id, id=dev.id)
+
+    def start(self, kernel, initrd, accel):
+        d = self.s.workdir
+        self.console = os.path.join(self.s.logdir, '%s.console.log' % self.name)
+        self.output = os.path.join(self.s.logdir, '%s.output.log' % self.name)
+        self.qmp_path = os.path.join(d, '%s.qmp' % self.name)
+        sync_path = os.path.join(d, '%s.sync' % self.name)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(sync_path)
+        listener.listen(1)
+        cmd = ['qemu-system-x86_64', '-accel', accel, '-m', str(self.memory), '-smp', '1',
+               '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+               '-kernel', kernel, '-initrd', initrd,
+               '-append', 'console=ttyS0 panic=-1 oops=panic ignore_loglevel ' + self.append,
+               '-chardev', 'file,id=con,path=%s' % self.console, '-serial', 'chardev:con',
+               '-chardev', 'socket,id=sync,path=%s' % sync_path, '-serial', 'chardev:sync',
+               '-chardev', 'file,id=out,path=%s' % self.output, '-serial', 'chardev:out',
+               '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
+        for mem in self.mems:
+            cmd += ['-object', 'memory-backend-file,id=%s,share=on,mem-path=%s,size=%d'
+                    % (mem.id, mem.path, mem.size)]
+        for dev in self.devices:
+            cmd += dev.qemu_args()
+        with open(os.path.join(self.s.logdir, '%s.cmdline' % self.name), 'w') as f:
+            f.write(' '.join(cmd) + '\n')
+        self.stderr = open(os.path.join(self.s.logdir, '%s.qemu.log' % self.name), 'w')
+        self.proc = subprocess.Popen(cmd, stdout=self.stderr, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.s.procs.append(self.proc)
+        listener.settimeout(30)
+        try:
+            self.sync_conn, _ = listener.accept()
+        except socket.timeout:
+            raise HarnessError('QEMU for guest %s did not start (see %s)'
+                               % (self.name, self.stderr.name))
+        finally:
+            listener.close()
+        self.sync_conn.setblocking(False)
+        self.qmp_conn = QMP(self.qmp_path)
+
+    def send(self, line):
+        try:
+            self.sync_conn.sendall(line.encode() + b'\n')
+        except OSError:
+            pass
+
+
+class Scenario:
+    def __init__(self, path, kernel, build_dir, logdir, accel='tcg', timeout=None):
+        self.path = path
+        self.dir = os.path.dirname(os.path.realpath(path))
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        self.kernel = kernel
+        self.build_dir = build_dir
+        self.accel = accel
+        self.timeout = timeout or 300
+        self.prefix = 'ivshmem-harness-%d-%s' % (os.getpid(), self.name)
+        self.workdir = tempfile.mkdtemp(prefix='ivshmem-harness-')
+        self.logdir = logdir
+        os.makedirs(logdir, exist_ok=True)
+        self.guests = []
+        self.servers = []
+        self.mems = {}
+        self.hooks = {}
+        self.procs = []
+        self.cleanup_paths = []
+        self.host_results = []
+        self.expect_failure = False
+
+    # --- declaration API used by scenario files
+    def server(self, vectors=1, size='1M', name=None, args=()):
+        srv = Server(self, name or 'srv%d' % len(self.servers), vectors, size, args)
+        self.servers.append(srv)
+        return srv
+
+    def memory(self, name, size='1M'):
+        if name not in self.mems:
+            self.mems[name] = SharedMem(self, name, size)
+        return self.mems[name]
+
+    def guest(self, name, append='', modules=None, memory=256):
+        if not re.fullmatch(r'[a-z][a-z0-9]*', name):
+            raise HarnessError('guest names are lower-case words')
+        g = Guest(self, name, append, modules, memory)
+        self.guests.append(g)
+        return g
+
+    def at(self, barrier, fn):
+        """Run fn() on the host when every guest has reached barrier."""
+        self.hooks.setdefault(barrier, []).append(fn)
+
+    def check(self, name, cond, detail=''):
+        """A host-side result, reported with the guests' ones."""
+        self.host_results.append((bool(cond), name, detail))
+        return bool(cond)
+
+    # --- running
+    def _guest_cpio(self, g, modules):
+        root = os.path.join(self.workdir, 'guest-' + g.name)
+        os.makedirs(os.path.join(root, 'etc'))
+        os.makedirs(os.path.join(root, 'scenario'))
+        with open(os.path.join(root, 'etc/harness.conf'), 'w') as f:
+            f.write('HARNESS_GUEST=%s\nHARNESS_SCENARIO=%s\nHARNESS_MODULES="%s"\n'
+                    % (g.name, self.name, ' '.join(modules)))
+            f.write('HARNESS_GUESTS="%s"\n' % ' '.join(x.name for x in self.guests))
+            f.write('export HARNESS_GUEST HARNESS_SCENARIO HARNESS_GUESTS\n')
+        with open(os.path.join(root, 'scenario/run.sh'), 'w') as f:
+            f.write('\n'.join(g.script) + '\n')
+            f.write('[ "${ktap_fails:-0}" -eq 0 ]\n')
+        out = os.path.join(self.workdir, 'guest-%s.cpio' % g.name)
+        _cpio(root, out)
+        return out
+
+    def _barrier_step(self):
+        """Release every barrier all live guests have reached."""
+        live = [g for g in self.guests if not g.finished]
+        gone = [g.name for g in self.guests if g.finished]
+        if gone:
+            # Every barrier needs every guest: none can complete any more.
+            self._abort_waiters('guest %s exited' % ','.join(gone))
+            return
+        names = set()
+        for g in live:
+            names.update(g.arrivals)
+        for name in names:
+            # The k-th release of a name needs each live guest's k-th arrival.
+            while all(len(g.arrivals.get(name, [])) > 0 for g in live):
+                values = ' '.join('%s=%s' % (g.name, g.arrivals[name][0]) for g in live)
+                failed = None
+                for fn in self.hooks.get(name, []):
+                    try:
+                        fn()
+                    except Exception as e:       # a hook failure fails the scenario
+                        failed = '%s: %s' % (type(e).__name__, e)
+                        self.check('host hook at %s' % name, False, failed)
+                for g in live:
+                    g.arrivals[name].pop(0)
+                    g.send(('ABORT %s %s' % (name, failed)) if failed else
+                           ('GO %s %s' % (name, values)))
+
+    def _abort_waiters(self, why):
+        for g in self.guests:
+            if g.finished:
+                continue
+            for name, pending in g.arrivals.items():
+                for _ in pending:
+                    g.send('ABORT %s %s' % (name, why))
+                pending.clear()
+
+    def _pump(self, deadline):
+        """Run until every guest has exited or the deadline passed."""
+        while True:
+            for g in self.guests:
+                if not g.finished and g.proc.poll() is not None:
+                    g.finished = True
+                    self._abort_waiters('guest %s exited' % g.name)
+            live = [g for g in self.guests if not g.finished]
+            if not live:
+                return True
+            left = deadline - time.time()
+            if left <= 0:
+                return False
+            socks = [g.sync_conn for g in live]
+            r, _, _ = select.select(socks, [], [], min(left, 0.2))
+            for g in live:
+                if g.sync_conn not in r:
+                    continue
+                try:
+                    data = g.sync_conn.recv(4096)
+                except OSError:
+                    data = b''
+                if not data:
+                    continue
+                g.sync_buf += data
+                while b'\n' in g.sync_buf:
+                    line, g.sync_buf = g.sync_buf.split(b'\n', 1)
+                    parts = line.decode(errors='replace').strip().split(' ')
+                    if len(parts) >= 2 and parts[0] == 'SYNC':
+                        value = parts[2] if len(parts) > 2 else '-'
+                        g.arrivals.setdefault(parts[1], []).append(value)
+            self._barrier_step()
+
+    def run(self):
+        """Boot, run, judge.  Returns a list of (ok, name, detail, skip)."""
+        release, vmlinuz = find_kernel(self.kernel)
+        base, ours = self.base_initramfs(release)
+        results = []
+        if not self.guests:
+            raise HarnessError('scenario declares no guest')
+        for g in self.guests:
+            modules = ours if g.modules is None else g.modules
+            initrd = os.path.join(self.workdir, 'initrd-%s.cpio' % g.name)
+            with open(initrd, 'wb') as out:
+                for part in (base, self._guest_cpio(g, modules)):
+                    with open(part, 'rb') as f:
+                        shutil.copyfileobj(f, out)
+            g.start(vmlinuz, initrd, self.accel)
+        finished = self._pump(time.time() + self.timeout)
+        if not finished:
+            for g in self.guests:
+                if not g.finished:
+                    results.append((False, '%s: finished within %ds' % (g.name, self.timeout),
+                                    'timed out', False))
+        self.stop()
+        for g in self.guests:
+            results += judge_guest(g)
+        for ok, name, detail in self.host_results:
+            results.append((ok, 'host: ' + name, detail, False))
+        return results
+
+    def base_initramfs(self, release):
+        cache = getattr(Scenario, '_base_cache', {})
+        Scenario._base_cache = cache
+        if release not in cache:
+            cache[release] = build_base_initramfs(release, self.build_dir,
+                                                  Scenario.cache_dir())
+        return cache[release]
+
+    @staticmethod
+    def cache_dir():
+        if not hasattr(Scenario, '_cache_dir'):
+            Scenario._cache_dir = tempfile.mkdtemp(prefix='ivshmem-initramfs-')
+        return Scenario._cache_dir
+
+    def stop(self):
+        for g in self.guests:
+            if g.qmp_conn:
+                g.qmp_conn.close()
+                g.qmp_conn = None
+            if g.sync_conn:
+                g.sync_conn.close()
+                g.sync_conn = None
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.procs = []
+
+    def cleanup(self):
+        self.stop()
+        for path in self.cleanup_paths:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def cleanup_cache():
+    if hasattr(Scenario, '_cache_dir'):
+        shutil.rmtree(Scenario._cache_dir, ignore_errors=True)
+
+
+def judge_guest(g):
+    """Turn one guest's logs into results."""
+    results = []
+    try:
+        with open(g.output, errors='replace') as f:
+            output = f.read()
+    except FileNotFoundError:
+        output = ''
+    try:
+        with open(g.console, errors='replace') as f:
+            console = f.read()
+    except FileNotFoundError:
+        console = ''
+    exit_rc = None
+    plan = None
+    seen = 0
+    for line in output.splitlines():
+        line = line.rstrip('\r')
+        if line.startswith('TAP version') or line.startswith('KTAP version'):
+            if plan is not None and seen != plan:
+                results.append((False, '%s: plan of %d tests, %d ran' % (g.name, plan, seen),
+                                '', False))
+            plan, seen = None, 0
+            continue
+        m = KTAP_PLAN.match(line)
+        if m:
+            plan = int(m.group(1))
+            continue
+        m = KTAP_RESULT.match(line)
+        if m:
+            seen += 1
+            desc = m.group(3)
+            skip = bool(re.search(r'#\s*SKIP', desc, re.I))
+            name = re.sub(r'\s*#.*$', '', desc)
+            results.append((m.group(1) == 'ok', '%s: %s' % (g.name, name),
+                            desc if skip else '', skip))
+            continue
+        m = re.match(r'^HARNESS-EXIT (\d+)', line)
+        if m:
+            exit_rc = int(m.group(1))
+    if plan is not None and seen != plan:
+        results.append((False, '%s: plan of %d tests, %d ran' % (g.name, plan, seen), '', False))
+    results.append((exit_rc == 0, '%s: script exit status' % g.name,
+                    'no exit status (guest died?)' if exit_rc is None else 'exit %d' % exit_rc,
+                    False))
+    bad = [line for line in console.splitlines() if BAD_LOG.search(line)]
+    results.append((not bad, '%s: kernel log clean' % g.name,
+                    '; '.join(bad[:3]), False))
+    return results
