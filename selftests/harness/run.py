@@ -72,6 +72,7 @@ def main():
     args = ap.parse_args()
     kernels = args.kernel or ['6.1', '6.12']
 
+    signal.signal(signal.SIGINT, _terminate)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     tap = Tap()
