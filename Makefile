@@ -76,14 +76,45 @@ bench: deps
 	@if [ -x scripts/bench ]; then scripts/bench; else \
 		echo "bench: no benchmarks yet"; exit 1; fi
 
-install: userland modules
-	@set -e; for d in $(USER_DIRS); do $(MAKE) -C $$d install; done
+# make install: library, tools, server, man pages, udev rule, ivshmem group,
+# examples, and the modules for KDIR's kernel (INSTALL_MODULES=no leaves
+# them out).  Without DESTDIR it also creates the group and refreshes
+# ldconfig, depmod and udev.  make dkms-install installs the same but hands
+# the modules to DKMS (/usr/src/ivshmem-$(VERSION)); with DESTDIR it only
+# stages that source tree.  Documentation/install.rst has the file list.
+VERSION		:= $(shell cat $(TOP)/VERSION)
+INSTALL_MODULES	?= yes
 ifneq ($(HAVE_DRIVER),)
+ifeq ($(INSTALL_MODULES),yes)
+MOD_RELEASE	:= $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+endif
+endif
+
+.PHONY: dkms-install dkms-uninstall check-distro
+
+install: userland $(if $(MOD_RELEASE),modules)
+	@set -e; for d in $(USER_DIRS); do $(MAKE) -C $$d install; done
+ifneq ($(MOD_RELEASE),)
 	$(MAKE) -C driver KDIR=$(KDIR) install
 endif
+	@$(MAKE) --no-print-directory -C packaging install MOD_RELEASES=$(MOD_RELEASE)
 
 uninstall:
 	@set -e; for d in $(USER_DIRS); do $(MAKE) -C $$d uninstall; done
+	@$(MAKE) --no-print-directory -C packaging uninstall MOD_RELEASES=$(MOD_RELEASE)
+
+dkms-install:
+	@$(MAKE) --no-print-directory install INSTALL_MODULES=no
+	@KERNELRELEASE="$(KERNELRELEASE)" packaging/dkms-setup install $(TOP)
+
+dkms-uninstall:
+	@packaging/dkms-setup uninstall $(TOP)
+	@$(MAKE) --no-print-directory uninstall INSTALL_MODULES=no
+
+# A Debian 12 guest (debootstrap, cached) installs the project with DKMS and
+# checks udev, permissions and a second kernel: selftests/distro/README.
+check-distro: deps
+	@selftests/distro/run
 
 clean:
 	@for d in $(USER_DIRS) $(if $(HAVE_DRIVER),driver); do $(MAKE) -C $$d clean; done
