@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * main.c - ivshmem-server: command line, daemon, pidfile and signals
+ *
+ * The short options and their defaults are those of QEMU's
+ * contrib/ivshmem-server, so existing scripts and units keep working.
+ * Exit status: 0 after a clean shutdown, 1 when something failed, 2 for
+ * a bad command line.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "setup.h"
+
+#define DEFAULT_PIDFILE		"/var/run/ivshmem-server.pid"
+#define DEFAULT_SOCKET		"/tmp/ivshmem_socket"
+#define DEFAULT_SHM		"ivshmem"
+#define DEFAULT_SIZE		(4ULL << 20)
+#define DEFAULT_VECTORS		1
+#define DEFAULT_STALL_S		30
+/* Sizes are rounded up to a power of two, which must fit in off_t. */
+#define MAX_SIZE		(1ULL << 62)
+/* Descriptors the server needs besides its peers'. */
+#define BASE_FDS		16
+
+#ifndef IVSHMEM_VERSION
+#define IVSHMEM_VERSION		"0.1"
+#endif
+
+struct options {
+	bool verbose;
+	bool foreground;
+	bool keep_shm;
+	const char *pidfile;
+	bool pidfile_given;
+	unsigned int vectors;
+	unsigned int max_peers;
+	unsigned int stall_timeout_s;
+	struct shm shm;
+	struct listener listener;
+};
+
+enum {
+	OPT_MEMFD = 256,
+	OPT_MAX_PEERS,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
+	OPT_KEEP_SHM,
+	OPT_STALL_TIMEOUT,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "foreground",		no_argument,		NULL, 'F' },
+	{ "pidfile",		required_argument,	NULL, 'p' },
+	{ "socket",		required_argument,	NULL, 'S' },
+	{ "shm",		required_argument,	NULL, 'M' },
+	{ "shm-dir",		required_argument,	NULL, 'm' },
+	{ "memfd",		no_argument,		NULL, OPT_MEMFD },
+	{ "size",		required_argument,	NULL, 'l' },
+	{ "vectors",		required_argument,	NULL, 'n' },
+	{ "max-peers",		required_argument,	NULL, OPT_MAX_PEERS },
+	{ "socket-mode",	required_argument,	NULL, OPT_SOCKET_MODE },
+	{ "socket-group",	required_argument,	NULL, OPT_SOCKET_GROUP },
+	{ "keep-shm",		no_argument,		NULL, OPT_KEEP_SHM },
+	{ "stall-timeout",	required_argument,	NULL, OPT_STALL_TIMEOUT },
+	{ "version",		no_argument,		NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void usage(void)
+{
+	printf("Usage: " PROGNAME " [OPTION]...\n"
+	       "Serve shared memory and doorbell eventfds to QEMU ivshmem-doorbell devices.\n"
+	       "\n"
+	       "  -S, --socket=PATH        UNIX socket to listen on (default " DEFAULT_SOCKET ")\n"
+	       "  -M, --shm=NAME           POSIX shared memory object (default " DEFAULT_SHM ")\n"
+	       "  -m, --shm-dir=DIR        unlinked file in DIR instead, e.g. a hugetlbfs mount\n"
+	       "      --memfd              anonymous memfd instead\n"
+	       "  -l, --size=SIZE          memory size, suffixes K M G T (default 4M),\n"
+	       "                           rounded up to a power of two\n"
+	       "  -n, --vectors=N          interrupt vectors per peer, 0-%u (default %u)\n"
+	       "      --max-peers=N        peers served at once, 1-%u (default %u)\n"
+	       "  -F, --foreground         do not become a daemon\n"
+	       "  -p, --pidfile=FILE       PID file (default " DEFAULT_PIDFILE ";\n"
+	       "                           in the foreground only when given)\n"
+	       "  -v, --verbose            log every peer that comes and goes\n"
+	       "      --socket-mode=MODE   socket file permissions, octal (e.g. 0660)\n"
+	       "      --socket-group=GROUP socket file group\n"
+	       "      --keep-shm           keep the POSIX object on shutdown\n"
+	       "      --stall-timeout=SEC  drop peers that stop reading (default %u, 0: never)\n"
+	       "  -h, --help               show this help\n"
+	       "      --version            show the version\n"
+	       "\n"
+	       "LISTEN_FDS/LISTEN_PID (systemd socket activation) replace --socket.\n",
+	       SERVER_MAX_VECTORS, DEFAULT_VECTORS, SERVER_MAX_PEERS, SERVER_MAX_PEERS,
+	       DEFAULT_STALL_S);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROGNAME ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try '" PROGNAME " --help')\n");
+	exit(2);
+}
+
+/* A byte count with an optional K, M, G, T, P or E suffix (powers of 1024). */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	static const char suffixes[] = "KMGTPE";
+	unsigned long long v;
+	const char *p;
+	char *end;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	if (*end) {
+		p = strchr(suffixes, end[0] & ~0x20);
+		if (!p || !end[0])
+			return false;
+		shift = 10 * (int)(p - suffixes + 1);
+		end++;
+		if ((*end & ~0x20) == 'B')
+			end++;
+		if (*end)
+			return false;
+	}
+	if (v > (MAX_SIZE >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+static bool parse_uint(const char *s, unsigned long max, int base, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, base);
+	if (errno || *end || v > max)
+		return false;
+	*out = (unsigned int)v;
+	return true;
+}
+
+static gid_t parse_group(const char *s)
+{
+	struct group *gr = getgrnam(s);
+	unsigned int gid;
+
+	if (gr)
+		return gr->gr_gid;
+	if (parse_uint(s, UINT_MAX - 1, 10, &gid))
+		return (gid_t)gid;
+	usage_error("unknown group '%s'", s);
+}
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static void parse_options(struct options *o, int argc, char **argv)
+{
+	unsigned int v;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hvFp:S:m:M:l:n:", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage();
+			exit(0);
+		case OPT_VERSION:
+			printf(PROGNAME " " IVSHMEM_VERSION "\n");
+			exit(0);
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'F':
+			o->foreground = true;
+			break;
+		case 'p':
+			o->pidfile = optarg;
+			o->pidfile_given = true;
+			break;
+		case 'S':
+			o->listener.path = optarg;
+			break;
+		case 'M':
+			o->shm.kind = SHM_POSIX;
+			o->shm.name = optarg;
+			break;
+		case 'm':
+			o->shm.kind = SHM_DIR;
+			o->shm.name = optarg;
+			break;
+		case OPT_MEMFD:
+			o->shm.kind = SHM_MEMFD;
+			break;
+		case 'l':
+			if (!parse_size(optarg, &o->shm.size))
+				usage_error("invalid size '%s': a number of bytes, with an optional K, M, G or T suffix, up to 4E",
+					    optarg);
+			if (!o->shm.size)
+				usage_error("invalid size '%s': must not be zero", optarg);
+			break;
+		case 'n':
+			if (!parse_uint(optarg, SERVER_MAX_VECTORS, 0, &o->vectors))
+				usage_error("invalid number of vectors '%s': 0 to %u", optarg,
+					    SERVER_MAX_VECTORS);
+			break;
+		case OPT_MAX_PEERS:
+			if (!parse_uint(optarg, SERVER_MAX_PEERS, 0, &o->max_peers) || !o->max_peers)
+				usage_error("invalid number of peers '%s': 1 to %u", optarg,
+					    SERVER_MAX_PEERS);
+			break;
+		case OPT_SOCKET_MODE:
+			if (!parse_uint(optarg, 07777, 8, &v))
+				usage_error("invalid socket mode '%s': octal, e.g. 0660", optarg);
+			o->listener.mode = (mode_t)v;
+			break;
+		case OPT_SOCKET_GROUP:
+			o->listener.gid = parse_group(optarg);
+			break;
+		case OPT_KEEP_SHM:
+			o->keep_shm = true;
+			break;
+		case OPT_STALL_TIMEOUT:
+			if (!parse_uint(optarg, 86400, 10, &o->stall_timeout_s))
+				usage_error("invalid stall timeout '%s': 0 to 86400 seconds", optarg);
+			break;
+		case ':':
+			usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				usage_error("unknown option '-%c'", optopt);
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	o->shm.size = pow2_ceil(o->shm.size);
+}
+
+/*
+ * Every peer costs one descriptor for its socket and one per vector:
+ * raise the soft limit (and, when permitted, the hard one) to cover the
+ * peer limit.  Return: how many peers fit.
+ */
+static unsigned long long raise_nofile(const struct options *o)
+{
+	unsigned long long per_peer = o->vectors + 1ULL;
+	unsigned long long need = o->max_peers * per_peer + BASE_FDS;
+	struct rlimit rl;
+	FILE *f;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		unsigned long long nr_open = 0;
+		struct rlimit hard;
+
+		f = fopen("/proc/sys/fs/nr_open", "re");
+		if (f) {
+			if (fscanf(f, "%llu", &nr_open) != 1)
+				nr_open = 0;
+			fclose(f);
+		}
+		hard.rlim_cur = hard.rlim_max = need < nr_open ? need : nr_open;
+		if (hard.rlim_max > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &hard) == 0)
+			rl = hard;
+	}
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur >= need)
+		return o->max_peers;
+	if (rl.rlim_cur < BASE_FDS + per_peer)
+		return 0;
+	return (rl.rlim_cur - BASE_FDS) / per_peer;
+}
+
+/*
+ * Fork; the parent exits once the child reports (through the returned
+ * pipe) that it serves, and fails when the child dies before that.
+ */
+static int daemon_start(void)
+{
+	int pipefd[2], status;
+	pid_t pid;
+	char c;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		log_err("cannot become a daemon: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_err("cannot become a daemon: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		ssize_t n;
+
+		close(pipefd[1]);
+		do
+			n = read(pipefd[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(0);
+		/* The child has said why. */
+		waitpid(pid, &status, 0);
+		_exit(1);
+	}
+	close(pipefd[0]);
+	setsid();
+	return pipefd[1];
+}
+
+static void daemon_ready(int fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	log_to_syslog();
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(null);
+	}
+	if (write(fd, "", 1) != 1)
+		log_warn("cannot report readiness: %s", strerror(errno));
+	close(fd);
+}
+
+static int pidfile_write(const char *path)
+{
+	char buf[32];
+	int fd, len;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_err("cannot write pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)len) != len || close(fd) < 0) {
+		log_err("cannot write pidfile %s: %s", path, strerror(errno ? errno : EIO));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.pidfile = DEFAULT_PIDFILE,
+		.vectors = DEFAULT_VECTORS,
+		.max_peers = SERVER_MAX_PEERS,
+		.stall_timeout_s = DEFAULT_STALL_S,
+		.shm = { .kind = SHM_POSIX, .name = DEFAULT_SHM, .size = DEFAULT_SIZE },
+		.listener = { .path = DEFAULT_SOCKET, .mode = (mode_t)-1, .gid = (gid_t)-1 },
+	};
+	struct server_config cfg;
+	struct signalfd_siginfo si;
+	struct server *srv = NULL;
+	bool pidfile = false;
+	int ready = -1, sigfd = -1, ret;
+	unsigned long long fit;
+	sigset_t mask;
+
+	parse_options(&o, argc, argv);
+	log_init(o.verbose);
+
+	/*
+	 * Signals that stop the server wait in a signalfd, so a signal at any
+	 * point from here on still leads to a clean shutdown.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	fit = raise_nofile(&o);
+	if (!fit) {
+		log_err("open-file limit too low for a single peer with %u vectors", o.vectors);
+		return 1;
+	}
+	if (fit < o.max_peers)
+		log_debug("open-file limit allows %llu of %u peers with %u vectors each",
+			  fit, o.max_peers, o.vectors);
+
+	if (shm_setup(&o.shm) < 0)
+		return 1;
+	if (listener_setup(&o.listener) < 0)
+		goto err_shm;
+	if (!o.foreground) {
+		ready = daemon_start();
+		if (ready < 0)
+			goto err_listener;
+	}
+	if (!o.foreground || o.pidfile_given) {
+		if (pidfile_write(o.pidfile) < 0)
+			goto err_listener;
+		pidfile = true;
+	}
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0) {
+		log_err("cannot watch signals: %s", strerror(errno));
+		goto err_pidfile;
+	}
+	cfg = (struct server_config) {
+		.listen_fd = o.listener.fd,
+		.shm_fd = o.shm.fd,
+		.stop_fd = sigfd,
+		.vectors = o.vectors,
+		.max_peers = o.max_peers,
+		.stall_timeout_ms = o.stall_timeout_s * 1000,
+	};
+	srv = server_new(&cfg);
+	if (!srv) {
+		log_err("cannot start serving: %s", strerror(errno));
+		goto err_pidfile;
+	}
+	log_debug("serving %" PRIu64 " bytes of shared memory and %u vectors per peer on %s",
+		  o.shm.size, o.vectors, o.listener.activated ? "the activated socket" :
+		  o.listener.path);
+	if (ready >= 0)
+		daemon_ready(ready);
+
+	ret = server_run(srv);
+	if (ret < 0)
+		log_err("event loop failed: %s", strerror(-ret));
+	else if (read(sigfd, &si, sizeof(si)) == sizeof(si))
+		log_debug("stopping on %s", strsignal((int)si.ssi_signo));
+
+	server_free(srv);
+	close(sigfd);
+	listener_teardown(&o.listener);
+	shm_teardown(&o.shm, !o.keep_shm);
+	if (pidfile)
+		unlink(o.pidfile);
+	return ret < 0 ? 1 : 0;
+
+err_pidfile:
+	if (sigfd >= 0)
+		close(sigfd);
+	if (pidfile)
+		unlink(o.pidfile);
+err_listener:
+	listener_teardown(&o.listener);
+err_shm:
+	shm_teardown(&o.shm, o.shm.created);
+	return 1;
+}

@@ -1,0 +1,713 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * server.c - the protocol engine of ivshmem-server
+ *
+ * A new peer gets, in this order: the protocol version, its ID, the
+ * shared memory (-1 with the descriptor), every connected peer's
+ * eventfds (that peer's ID once per vector), and its own eventfds.  Every
+ * other peer gets the newcomer's eventfds, and later its ID alone when it
+ * leaves.  Peers never send anything: any byte, or a hangup, drops them.
+ *
+ * Nothing here blocks.  Each peer has an output queue: announcements are
+ * appended to it and sent as far as the socket takes them; the rest goes
+ * out when epoll says the socket is writable again.  A queued
+ * announcement refers to the announced peer's eventfd set, which is
+ * reference counted, so the descriptors stay valid even when that peer
+ * leaves before the announcement is out.
+ *
+ * Because every queue is sent in order, an ID can be given out again as
+ * soon as its disconnect notice has been queued to every other peer: no
+ * peer can see the newcomer before the notice for the old one.  IDs are
+ * given out lowest first, so a peer that needs ID 0 (a QEMU device with
+ * master=on) gets it back after reconnecting.
+ *
+ * Peers that fail (a send error, a full queue, a socket that stays full
+ * too long) are only marked dead while events are handled, and dropped
+ * once the batch of events is done; dropping one queues notices to the
+ * others, which may mark more of them dead, and so on until none is left.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "log.h"
+#include "server.h"
+#include "wire.h"
+
+#define PROTOCOL_VERSION	0
+#define SHM_MESSAGE		(-1)
+
+#define EVENT_BATCH		256
+#define ACCEPT_BATCH		64
+/* How often stalled peers and a paused listening socket are looked at. */
+#define TICK_MS			100
+/* How long accepting pauses when the open-file limit is reached. */
+#define ACCEPT_PAUSE_MS		1000
+/* Limit warnings about refused peers to one per this interval. */
+#define WARN_INTERVAL_MS	10000
+/* Queues larger than this are freed once empty, so memory goes back. */
+#define QUEUE_KEEP		64
+
+/*
+ * One peer's eventfds.  @refs counts the owning peer and every queued
+ * message that passes them; the descriptors are closed with the last.
+ */
+struct fdset {
+	unsigned int refs;
+	unsigned int count;
+	int fd[];
+};
+
+/*
+ * One queued message: @value alone when @fds is NULL, else @value once
+ * for each of @fds->fd[@next ...], each with that descriptor.
+ */
+struct outmsg {
+	int64_t value;
+	struct fdset *fds;
+	unsigned int next;
+};
+
+struct peer {
+	int sock;
+	unsigned int id;
+	bool dead;			/* dropped when the event batch is done */
+	bool want_out;			/* EPOLLOUT is armed */
+	bool tx_busy;			/* @tx holds a partly sent message */
+	struct fdset *vectors;
+	struct outmsg *q;		/* ring of @qcap entries */
+	size_t qcap, qhead, qlen;
+	struct ivshmem_wire_tx tx;
+	uint64_t stalled_ms;		/* last progress while the socket is full */
+	bool stalled;			/* on the server's stalled list */
+	struct peer *stall_prev, *stall_next;
+	struct peer *next_dead;
+};
+
+struct server {
+	struct server_config cfg;
+	int epfd;
+	struct fdset *shm;
+	struct peer **peers;		/* indexed by ID */
+	uint64_t *used;			/* bitmap of the IDs in use */
+	unsigned int npeers;
+	size_t queue_max;		/* entries a queue may hold */
+	struct peer *dead;		/* marked dead, not yet dropped */
+	struct peer *stalled;		/* peers whose socket is full */
+	bool accept_paused;
+	uint64_t accept_resume_ms;
+	uint64_t last_tick_ms;
+	uint64_t warned_ms;
+	unsigned long refused;		/* peers refused since the last warning */
+	bool stop;
+};
+
+/* epoll tags of the two descriptors that are not peers */
+static char tag_listen, tag_stop;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct fdset *fdset_new(unsigned int count)
+{
+	struct fdset *set;
+	unsigned int i;
+	int err;
+
+	set = malloc(sizeof(*set) + count * sizeof(int));
+	if (!set)
+		return NULL;
+	set->refs = 1;
+	set->count = count;
+	for (i = 0; i < count; i++) {
+		set->fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (set->fd[i] < 0)
+			goto err_close;
+	}
+	return set;
+
+err_close:
+	err = errno;
+	while (i--)
+		close(set->fd[i]);
+	free(set);
+	errno = err;
+	return NULL;
+}
+
+static void fdset_put(struct fdset *set)
+{
+	unsigned int i;
+
+	if (--set->refs)
+		return;
+	for (i = 0; i < set->count; i++)
+		close(set->fd[i]);
+	free(set);
+}
+
+/* Lowest ID at or above @from that is in use, or -1. */
+static int next_id(const struct server *srv, unsigned int from)
+{
+	unsigned int w = from / 64;
+	uint64_t bits;
+
+	if (from >= srv->cfg.max_peers)
+		return -1;
+	bits = srv->used[w] & (~0ULL << (from % 64));
+	for (;;) {
+		if (bits) {
+			unsigned int id = w * 64 + (unsigned int)__builtin_ctzll(bits);
+
+			return id < srv->cfg.max_peers ? (int)id : -1;
+		}
+		if (++w * 64 >= srv->cfg.max_peers)
+			return -1;
+		bits = srv->used[w];
+	}
+}
+
+/* Lowest free ID, or -1. */
+static int free_id(const struct server *srv)
+{
+	unsigned int w;
+
+	for (w = 0; w * 64 < srv->cfg.max_peers; w++) {
+		if (~srv->used[w]) {
+			unsigned int id = w * 64 + (unsigned int)__builtin_ctzll(~srv->used[w]);
+
+			return id < srv->cfg.max_peers ? (int)id : -1;
+		}
+	}
+	return -1;
+}
+
+#define for_each_peer(srv, id) \
+	for (int id = next_id(srv, 0); id >= 0; id = next_id(srv, (unsigned int)id + 1))
+
+static void peer_doom(struct server *srv, struct peer *p)
+{
+	if (p->dead)
+		return;
+	p->dead = true;
+	p->next_dead = srv->dead;
+	srv->dead = p;
+}
+
+static void peer_set_out(struct server *srv, struct peer *p, bool on)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
+		.data.ptr = p,
+	};
+
+	if (p->want_out == on)
+		return;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, p->sock, &ev) < 0) {
+		log_warn("peer %u: cannot watch its socket: %s", p->id, strerror(errno));
+		peer_doom(srv, p);
+		return;
+	}
+	p->want_out = on;
+}
+
+static void stall_add(struct server *srv, struct peer *p, bool progress)
+{
+	if (p->stalled) {
+		if (progress)
+			p->stalled_ms = now_ms();
+		return;
+	}
+	p->stalled = true;
+	p->stalled_ms = now_ms();
+	p->stall_prev = NULL;
+	p->stall_next = srv->stalled;
+	if (srv->stalled)
+		srv->stalled->stall_prev = p;
+	srv->stalled = p;
+}
+
+static void stall_del(struct server *srv, struct peer *p)
+{
+	if (!p->stalled)
+		return;
+	if (p->stall_prev)
+		p->stall_prev->stall_next = p->stall_next;
+	else
+		srv->stalled = p->stall_next;
+	if (p->stall_next)
+		p->stall_next->stall_prev = p->stall_prev;
+	p->stalled = false;
+}
+
+static void queue_pop(struct peer *p)
+{
+	struct outmsg *m = &p->q[p->qhead];
+
+	if (m->fds)
+		fdset_put(m->fds);
+	p->qhead = (p->qhead + 1) & (p->qcap - 1);
+	p->qlen--;
+}
+
+static void queue_free(struct peer *p)
+{
+	while (p->qlen)
+		queue_pop(p);
+	free(p->q);
+	p->q = NULL;
+	p->qcap = 0;
+	p->qhead = 0;
+	p->tx_busy = false;
+}
+
+static bool queue_grow(struct peer *p)
+{
+	size_t cap = p->qcap ? p->qcap * 2 : 16;
+	struct outmsg *q;
+	size_t i;
+
+	q = malloc(cap * sizeof(*q));
+	if (!q)
+		return false;
+	for (i = 0; i < p->qlen; i++)
+		q[i] = p->q[(p->qhead + i) & (p->qcap - 1)];
+	free(p->q);
+	p->q = q;
+	p->qcap = cap;
+	p->qhead = 0;
+	return true;
+}
+
+/* Append a message; a peer whose queue cannot take it is dropped. */
+static void queue_push(struct server *srv, struct peer *p, int64_t value, struct fdset *fds)
+{
+	struct outmsg *m;
+
+	if (p->dead || (fds && fds->count == 0))
+		return;
+	if (p->qlen >= srv->queue_max) {
+		log_warn("peer %u: dropped: %zu messages queued, it does not read them",
+			 p->id, p->qlen);
+		peer_doom(srv, p);
+		return;
+	}
+	if (p->qlen == p->qcap && !queue_grow(p)) {
+		log_warn("peer %u: dropped: cannot queue a message: %s", p->id, strerror(errno));
+		peer_doom(srv, p);
+		return;
+	}
+	m = &p->q[(p->qhead + p->qlen) & (p->qcap - 1)];
+	m->value = value;
+	m->fds = fds;
+	m->next = 0;
+	if (fds)
+		fds->refs++;
+	p->qlen++;
+}
+
+/* Send what the socket takes; remember the peer as stalled if not all. */
+static void peer_flush(struct server *srv, struct peer *p)
+{
+	bool progress = false;
+	bool wait_out = false;
+
+	while (p->qlen && !p->dead) {
+		struct outmsg *m = &p->q[p->qhead];
+		int ret;
+
+		if (!p->tx_busy) {
+			ivshmem_wire_tx_init(&p->tx, m->value, m->fds ? m->fds->fd[m->next] : -1);
+			p->tx_busy = true;
+		}
+		ret = ivshmem_wire_send(p->sock, &p->tx);
+		if (ret == 0) {
+			wait_out = true;
+			break;
+		}
+		/*
+		 * Too many descriptors in flight for this user: nothing
+		 * wakes us when that changes, so the tick retries.
+		 */
+		if (ret == -ETOOMANYREFS)
+			break;
+		if (ret < 0) {
+			if (ret == -EPIPE || ret == -ECONNRESET)
+				log_debug("peer %u: disconnected", p->id);
+			else
+				log_warn("peer %u: dropped: cannot send: %s", p->id, strerror(-ret));
+			peer_doom(srv, p);
+			return;
+		}
+		p->tx_busy = false;
+		progress = true;
+		if (m->fds && ++m->next < m->fds->count)
+			continue;
+		queue_pop(p);
+	}
+	if (p->dead)
+		return;
+	peer_set_out(srv, p, wait_out);
+	if (p->qlen) {
+		stall_add(srv, p, progress);
+		return;
+	}
+	stall_del(srv, p);
+	if (p->qcap > QUEUE_KEEP)
+		queue_free(p);
+}
+
+static void warn_refused(struct server *srv, const char *why, int err)
+{
+	uint64_t now = now_ms();
+
+	srv->refused++;
+	if (srv->warned_ms && now - srv->warned_ms < WARN_INTERVAL_MS)
+		return;
+	if (err == EMFILE || err == ENFILE) {
+		struct rlimit rl = { 0 };
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		log_warn("refusing new peers: %s: %s (open-file limit %llu, %u peers connected)",
+			 why, strerror(err), (unsigned long long)rl.rlim_cur, srv->npeers);
+	} else if (err) {
+		log_warn("refusing new peers: %s: %s", why, strerror(err));
+	} else {
+		log_warn("refusing new peers: %s", why);
+	}
+	if (srv->refused > 1)
+		log_warn("%lu peers refused in the last %u s", srv->refused,
+			 WARN_INTERVAL_MS / 1000);
+	srv->warned_ms = now;
+	srv->refused = 0;
+}
+
+static void accept_pause(struct server *srv)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &tag_listen };
+
+	if (srv->accept_paused)
+		return;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->cfg.listen_fd, &ev) == 0)
+		srv->accept_paused = true;
+	srv->accept_resume_ms = now_ms() + ACCEPT_PAUSE_MS;
+}
+
+static void accept_resume(struct server *srv)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_listen };
+
+	if (!srv->accept_paused)
+		return;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->cfg.listen_fd, &ev) == 0)
+		srv->accept_paused = false;
+}
+
+static void peer_add(struct server *srv, int sock)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct peer *p;
+	int id;
+
+	id = free_id(srv);
+	if (id < 0) {
+		warn_refused(srv, "every peer ID is in use", 0);
+		close(sock);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		warn_refused(srv, "out of memory", ENOMEM);
+		close(sock);
+		return;
+	}
+	p->sock = sock;
+	p->id = (unsigned int)id;
+	p->vectors = fdset_new(srv->cfg.vectors);
+	if (!p->vectors) {
+		int err = errno;
+
+		warn_refused(srv, "cannot create eventfds", err);
+		if (err == EMFILE || err == ENFILE)
+			accept_pause(srv);
+		goto err_free;
+	}
+	ev.data.ptr = p;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, sock, &ev) < 0) {
+		warn_refused(srv, "cannot watch its socket", errno);
+		goto err_put;
+	}
+
+	srv->peers[id] = p;
+	srv->used[id / 64] |= 1ULL << (id % 64);
+	srv->npeers++;
+	log_debug("peer %d: connected (%u peers)", id, srv->npeers);
+
+	queue_push(srv, p, PROTOCOL_VERSION, NULL);
+	queue_push(srv, p, id, NULL);
+	queue_push(srv, p, SHM_MESSAGE, srv->shm);
+	for_each_peer(srv, other) {
+		struct peer *o = srv->peers[other];
+
+		if (o == p)
+			continue;
+		/* Tell even a dying peer about: its disconnect notice follows. */
+		queue_push(srv, p, other, o->vectors);
+		queue_push(srv, o, id, p->vectors);
+		peer_flush(srv, o);
+	}
+	queue_push(srv, p, id, p->vectors);
+	peer_flush(srv, p);
+	return;
+
+err_put:
+	fdset_put(p->vectors);
+err_free:
+	free(p);
+	close(sock);
+}
+
+static void server_accept(struct server *srv)
+{
+	int i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		int sock = accept4(srv->cfg.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (sock < 0) {
+			switch (errno) {
+			case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				warn_refused(srv, "cannot accept", errno);
+				accept_pause(srv);
+				return;
+			default:
+				log_warn("cannot accept a peer: %s", strerror(errno));
+				return;
+			}
+		}
+		if (srv->npeers >= srv->cfg.max_peers) {
+			warn_refused(srv, "peer limit reached", 0);
+			close(sock);
+			continue;
+		}
+		peer_add(srv, sock);
+	}
+}
+
+/* Drop a dead peer and tell the others. */
+static void peer_drop(struct server *srv, struct peer *p)
+{
+	unsigned int id = p->id;
+
+	epoll_ctl(srv->epfd, EPOLL_CTL_DEL, p->sock, NULL);
+	close(p->sock);
+	stall_del(srv, p);
+	queue_free(p);
+	srv->peers[id] = NULL;
+	srv->npeers--;
+	/* Peers without vectors never heard of it: nothing to withdraw. */
+	if (srv->cfg.vectors) {
+		for_each_peer(srv, other) {
+			if (other == (int)id)
+				continue;
+			queue_push(srv, srv->peers[other], id, NULL);
+			peer_flush(srv, srv->peers[other]);
+		}
+	}
+	/* Only now, with the notice queued everywhere, may the ID be reused. */
+	srv->used[id / 64] &= ~(1ULL << (id % 64));
+	fdset_put(p->vectors);
+	free(p);
+	log_debug("peer %u: gone (%u peers)", id, srv->npeers);
+	accept_resume(srv);
+#ifdef __GLIBC__
+	if (!srv->npeers)
+		malloc_trim(0);
+#endif
+}
+
+static void server_reap(struct server *srv)
+{
+	while (srv->dead) {
+		struct peer *p = srv->dead;
+
+		srv->dead = p->next_dead;
+		peer_drop(srv, p);
+	}
+}
+
+static void peer_event(struct server *srv, struct peer *p, uint32_t events)
+{
+	if (p->dead)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		char c;
+		ssize_t n = recv(p->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n > 0)
+			log_warn("peer %u: dropped: it sent data, which the protocol does not allow",
+				 p->id);
+		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			log_debug("peer %u: socket error: %s", p->id, strerror(errno));
+		else
+			log_debug("peer %u: disconnected", p->id);
+		peer_doom(srv, p);
+		return;
+	}
+	if (events & EPOLLOUT)
+		peer_flush(srv, p);
+}
+
+/* Retry stalled peers, drop those stuck too long, resume accepting. */
+static void server_tick(struct server *srv)
+{
+	uint64_t now = now_ms();
+	struct peer *p, *next;
+
+	for (p = srv->stalled; p; p = next) {
+		next = p->stall_next;
+		peer_flush(srv, p);
+		if (!p->stalled || p->dead || !srv->cfg.stall_timeout_ms)
+			continue;
+		if (now >= p->stalled_ms + srv->cfg.stall_timeout_ms) {
+			log_warn("peer %u: dropped: it has not read for %u ms", p->id,
+				 srv->cfg.stall_timeout_ms);
+			peer_doom(srv, p);
+		}
+	}
+	if (srv->accept_paused && now >= srv->accept_resume_ms)
+		accept_resume(srv);
+	srv->last_tick_ms = now;
+}
+
+struct server *server_new(const struct server_config *cfg)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct server *srv;
+	int err;
+
+	if (!cfg->max_peers || cfg->max_peers > SERVER_MAX_PEERS ||
+	    cfg->vectors > SERVER_MAX_VECTORS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return NULL;
+	srv->cfg = *cfg;
+	srv->epfd = -1;
+	/* A new peer's queue holds every other peer; leave room for churn. */
+	srv->queue_max = 4 * (size_t)cfg->max_peers + 1024;
+	srv->peers = calloc(cfg->max_peers, sizeof(*srv->peers));
+	srv->used = calloc((cfg->max_peers + 63) / 64, sizeof(*srv->used));
+	srv->shm = malloc(sizeof(*srv->shm) + sizeof(int));
+	if (!srv->peers || !srv->used || !srv->shm)
+		goto err;
+	/* The server's reference keeps the caller's descriptor from being closed. */
+	srv->shm->refs = 1;
+	srv->shm->count = 1;
+	srv->shm->fd[0] = cfg->shm_fd;
+
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0)
+		goto err;
+	ev.data.ptr = &tag_listen;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, cfg->listen_fd, &ev) < 0)
+		goto err;
+	ev.data.ptr = &tag_stop;
+	if (cfg->stop_fd >= 0 && epoll_ctl(srv->epfd, EPOLL_CTL_ADD, cfg->stop_fd, &ev) < 0)
+		goto err;
+	return srv;
+
+err:
+	err = errno;
+	server_free(srv);
+	errno = err;
+	return NULL;
+}
+
+int server_run(struct server *srv)
+{
+	struct epoll_event ev[EVENT_BATCH];
+
+	srv->stop = false;
+	while (!srv->stop) {
+		bool ticking = srv->stalled || srv->accept_paused;
+		int i, n;
+
+		n = epoll_wait(srv->epfd, ev, EVENT_BATCH, ticking ? TICK_MS : -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (i = 0; i < n; i++) {
+			void *tag = ev[i].data.ptr;
+
+			if (tag == &tag_stop)
+				srv->stop = true;
+			else if (tag == &tag_listen)
+				server_accept(srv);
+			else
+				peer_event(srv, tag, ev[i].events);
+		}
+		server_reap(srv);
+		if ((srv->stalled || srv->accept_paused) &&
+		    now_ms() - srv->last_tick_ms >= TICK_MS) {
+			server_tick(srv);
+			server_reap(srv);
+		}
+	}
+	return 0;
+}
+
+void server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->peers) {
+		for (unsigned int id = 0; id < srv->cfg.max_peers; id++) {
+			struct peer *p = srv->peers[id];
+
+			if (!p)
+				continue;
+			close(p->sock);
+			queue_free(p);
+			fdset_put(p->vectors);
+			free(p);
+		}
+	}
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	free(srv->shm);
+	free(srv->used);
+	free(srv->peers);
+	free(srv);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * setup.h - what ivshmem-server prepares before serving: the shared
+ * memory and the listening socket
+ *
+ * Each function reports its own failure as one log line and returns a
+ * negative value.
+ */
+#ifndef IVSHMEM_SERVER_SETUP_H
+#define IVSHMEM_SERVER_SETUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum shm_kind {
+	SHM_POSIX,		/* -M NAME: shm_open() */
+	SHM_DIR,		/* -m DIR: unlinked file in DIR (hugetlbfs) */
+	SHM_MEMFD,		/* --memfd */
+};
+
+struct shm {
+	enum shm_kind kind;
+	const char *name;	/* object name or directory */
+	uint64_t size;		/* asked for; set to what it is */
+	int fd;
+	bool created;		/* a POSIX object that did not exist before */
+};
+
+int shm_setup(struct shm *shm);
+void shm_teardown(struct shm *shm, bool remove);
+
+struct listener {
+	const char *path;
+	mode_t mode;		/* socket file mode, or (mode_t)-1 */
+	gid_t gid;		/* socket file group, or (gid_t)-1 */
+	int fd;
+	bool activated;		/* passed in by systemd: not ours to unlink */
+	dev_t dev;		/* the socket file we bound, to unlink only it */
+	ino_t ino;
+};
+
+int listener_setup(struct listener *l);
+void listener_teardown(struct listener *l);
+
+#endif /* IVSHMEM_SERVER_SETUP_H */
