@@ -1,0 +1,1288 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Host tests of ivshmem-server, printing TAP.
+
+Every test runs the real server (the ASan/UBSan build, except where memory
+and speed are measured) against tests/proto_client.py, a protocol client
+written from the specification, and fails on any sanitizer report.
+
+    tests/run.py [-v] [NAME_SUBSTRING...]
+"""
+import errno
+import glob
+import grp
+import mmap
+import os
+import random
+import resource
+import select
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from proto_client import Peer, ProtocolError, eventfd_id  # noqa: E402
+
+ASAN = os.path.join(TOP, 'ivshmem-server-asan')
+PLAIN = os.path.join(TOP, 'ivshmem-server')
+WIRE_TEST = os.path.join(TOP, 'tests', 'wire_test')
+QEMU = shutil.which('qemu-system-x86_64')
+SHM_PREFIX = 'ivshmem-server-test-%d-' % os.getpid()
+VERBOSE = False
+
+
+class Skip(Exception):
+    pass
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def wait_until(cond, timeout=10.0, what='condition', step=0.01):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Failure('timed out waiting for %s' % what)
+        time.sleep(step)
+
+
+# -- the server under test ----------------------------------------------------
+
+_serial = 0
+
+
+def unique(stem):
+    global _serial
+    _serial += 1
+    return '%s%s%d' % (SHM_PREFIX, stem, _serial)
+
+
+class Server:
+    """One ivshmem-server process in the foreground."""
+
+    def __init__(self, tmp, args=(), binary=ASAN, vectors=1, size='1M', sock=None,
+                 shm=True, wait=True, env=None, preexec=None, argv=None, keep_fd3=False):
+        self.tmp = tmp
+        self.binary = binary
+        self.sock = sock or os.path.join(tmp, 'srv%d.sock' % (_serial + 1))
+        self.shm = unique('shm') if shm else None
+        self.vectors = vectors
+        self.asan_dir = os.path.join(tmp, 'asan')
+        os.makedirs(self.asan_dir, exist_ok=True)
+        if argv is None:
+            argv = [binary, '-F', '-S', self.sock, '-l', str(size), '-n', str(vectors)]
+            if shm:
+                argv += ['-M', self.shm]
+            argv += list(args)
+        self.argv = argv
+        self.logpath = os.path.join(tmp, 'server-%d.log' % _serial)
+        self.log = open(self.logpath, 'w')
+        e = dict(os.environ)
+        e.update(sanitizer_env(self.asan_dir))
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=self.log, env=e, preexec_fn=preexec,
+                                     pass_fds=(3,) if keep_fd3 else ())
+        self.pid = self.proc.pid
+        if wait:
+            wait_until(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+                       what='the server socket')
+            if self.proc.poll() is not None:
+                raise Failure('server exited with %d: %s' % (self.proc.returncode, self.text()))
+            # The socket exists from bind(); wait until it accepts.
+            wait_until(self.listening, what='the server to listen')
+
+    def listening(self):
+        with open('/proc/net/unix') as f:
+            return any(line.split()[-1] == self.sock for line in f.read().splitlines()[1:]
+                       if len(line.split()) >= 8 and int(line.split()[3], 16) & 0x10000)
+
+    def peer(self, vectors=None, **kw):
+        return Peer(self.sock, self.vectors if vectors is None else vectors, **kw)
+
+    def text(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.logpath) as f:
+            return f.read()
+
+    def fds(self):
+        return len(os.listdir('/proc/%d/fd' % self.pid))
+
+    def fd_list(self):
+        d = '/proc/%d/fd' % self.pid
+        return sorted('%s:%s' % (f, os.readlink(os.path.join(d, f))) for f in os.listdir(d))
+
+    def status(self, field):
+        with open('/proc/%d/status' % self.pid) as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+        return None
+
+    def cpu(self):
+        with open('/proc/%d/stat' % self.pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=20, expect=0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise Failure('server did not stop on %s' % signal.Signals(sig).name)
+        self.log.close()
+        check_sanitizers(self.asan_dir)
+        if expect is not None:
+            check(rc == expect, 'server exit status %d, expected %d; log:\n%s' %
+                  (rc, expect, self.text()))
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+def sanitizer_env(logdir):
+    base = os.path.join(logdir, 'report')
+    return {
+        'ASAN_OPTIONS': 'log_path=%s:detect_leaks=1:abort_on_error=0:exitcode=99' % base,
+        'UBSAN_OPTIONS': 'log_path=%s:print_stacktrace=1:halt_on_error=1' % base,
+    }
+
+
+def check_sanitizers(logdir):
+    reports = sorted(glob.glob(os.path.join(logdir, 'report*')))
+    if reports:
+        text = ''
+        for r in reports:
+            with open(r) as f:
+                text += f.read()
+            os.rename(r, r + '.seen')
+        raise Failure('sanitizer report:\n' + text[:4000])
+
+
+def run_server(tmp, argv, env=None, timeout=20, preexec=None):
+    """Run the server to completion (for start-up errors)."""
+    asan_dir = os.path.join(tmp, 'asan')
+    os.makedirs(asan_dir, exist_ok=True)
+    e = dict(os.environ)
+    e.update(sanitizer_env(asan_dir))
+    if env:
+        e.update(env)
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       env=e, timeout=timeout, preexec_fn=preexec)
+    check_sanitizers(asan_dir)
+    return p
+
+
+def one_line_error(p, status, words):
+    """The process failed with status and said so in one line."""
+    lines = p.stderr.splitlines()
+    check(p.returncode == status, 'exit status %d, expected %d (stderr %r)' %
+          (p.returncode, status, p.stderr))
+    check(len(lines) == 1, 'expected one line on stderr, got %r' % p.stderr)
+    check(lines[0].startswith('ivshmem-server: '), 'message not prefixed: %r' % lines[0])
+    for w in words:
+        check(w in lines[0], '%r not in %r' % (w, lines[0]))
+
+
+def wait_eof(sock, timeout=10):
+    """Read and discard until the server closes the connection."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        return False
+    return True
+
+
+def pump_all(*peers):
+    """Handle every message waiting for these peers, without blocking."""
+    for p in peers:
+        p.sock.setblocking(False)
+        p.pump()
+        p.sock.setblocking(True)
+
+
+def shm_exists(name):
+    return os.path.exists('/dev/shm/' + name)
+
+
+def fd_count():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(n, hard) if hard != resource.RLIM_INFINITY else n
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# -- the tests ----------------------------------------------------------------
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def t_wire(tmp, report):
+    """the wire module's own unit tests (C, ASan)"""
+    p = subprocess.run([WIRE_TEST], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, **sanitizer_env(os.path.join(tmp, 'asan'))))
+    check_sanitizers(os.path.join(tmp, 'asan'))
+    for line in p.stdout.splitlines():
+        if line.startswith('ok ') or line.startswith('not ok '):
+            ok = line.startswith('ok ')
+            name = line.split(' - ', 1)[1] if ' - ' in line else line
+            report('wire: ' + name, ok)
+        elif line.startswith('#'):
+            print(line)
+    check(p.returncode == 0, 'wire_test exited %d: %s' % (p.returncode, p.stderr))
+
+
+TESTS.append(t_wire)
+
+
+@test
+def help_and_version(tmp):
+    """-h and --version print and exit 0"""
+    p = run_server(tmp, [ASAN, '-h'])
+    check(p.returncode == 0 and 'Usage:' in p.stdout and '-M' in p.stdout, p.stdout)
+    for opt in ('-S', '-M', '-m', '-l', '-n', '-F', '-p', '-v', '--memfd', '--socket-mode',
+                '--socket-group', '--keep-shm', '--max-peers'):
+        check(opt in p.stdout, 'help does not mention %s' % opt)
+    check(len(p.stdout.splitlines()) <= 24, 'help does not fit a screen')
+    p = run_server(tmp, [ASAN, '--version'])
+    check(p.returncode == 0 and p.stdout.startswith('ivshmem-server '), p.stdout)
+
+
+@test
+def bad_command_lines(tmp):
+    """bad options and values: one-line error, exit 2, nothing created"""
+    sock = os.path.join(tmp, 'bad.sock')
+    name = unique('bad')
+    base = [ASAN, '-F', '-S', sock, '-M', name]
+    cases = [
+        (['-l', '0'], ['size', "'0'"]),
+        (['-l', '3x'], ['size', "'3x'"]),
+        (['-l', ''], ['size']),
+        (['-l', '-4M'], ['size']),
+        (['-l', '5E'], ['size']),
+        (['-l', '99999999999999999999'], ['size']),
+        (['-n', '2049'], ['vectors', '2048']),
+        (['-n', '-1'], ['vectors']),
+        (['-n', 'four'], ['vectors']),
+        (['--max-peers', '0'], ['peers']),
+        (['--max-peers', '65537'], ['peers']),
+        (['--socket-mode', '999'], ['mode']),
+        (['--socket-group', 'no-such-group-x'], ['group']),
+        (['--stall-timeout', 'x'], ['timeout']),
+        (['-x'], ["'-x'"]),
+        (['--bogus'], ["'--bogus'"]),
+        (['-l'], ["'-l'", 'argument']),
+        (['extra'], ["'extra'"]),
+    ]
+    for args, words in cases:
+        p = run_server(tmp, base + args)
+        one_line_error(p, 2, words)
+    check(not os.path.exists(sock) and not shm_exists(name), 'a bad command line left files')
+
+
+@test
+def bad_environment(tmp):
+    """unusable socket path, pidfile or memory: one-line error, exit 1, nothing left"""
+    name = unique('env')
+    base = [ASAN, '-F', '-M', name]
+    p = run_server(tmp, base + ['-S', '/nonexistent-dir/x.sock'])
+    one_line_error(p, 1, ['/nonexistent-dir/x.sock', 'No such file or directory'])
+    ro = os.path.join(tmp, 'ro')
+    os.mkdir(ro, 0o555)
+    if os.geteuid() != 0:
+        p = run_server(tmp, base + ['-S', os.path.join(ro, 'x.sock')])
+        one_line_error(p, 1, ['Permission denied'])
+    p = run_server(tmp, base + ['-S', '/proc/x.sock'])
+    one_line_error(p, 1, ['/proc/x.sock'])
+    p = run_server(tmp, base + ['-S', os.path.join(tmp, 'x' * 120)])
+    one_line_error(p, 1, ['socket path'])
+    notsock = os.path.join(tmp, 'regular')
+    open(notsock, 'w').close()
+    p = run_server(tmp, base + ['-S', notsock])
+    one_line_error(p, 1, ['not a socket'])
+    check(os.path.exists(notsock), 'a regular file in the way was removed')
+    sock = os.path.join(tmp, 'e.sock')
+    p = run_server(tmp, base + ['-S', sock, '-p', '/nonexistent-dir/x.pid'])
+    one_line_error(p, 1, ['pidfile', '/nonexistent-dir/x.pid'])
+    p = run_server(tmp, base + ['-S', sock, '-m', '/nonexistent-dir'])
+    one_line_error(p, 1, ['/nonexistent-dir'])
+    p = run_server(tmp, [ASAN, '-F', '-S', sock, '-M', 'bad/name'])
+    one_line_error(p, 1, ['bad/name'])
+    check(not os.path.exists(sock), 'socket left behind')
+    check(not shm_exists(name), 'shared memory left behind')
+
+
+@test
+def fd_limit_too_low(tmp):
+    """an fd table too small for one peer: one-line error, exit 1"""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24))
+    name = unique('lim')
+    p = run_server(tmp, [ASAN, '-F', '-S', os.path.join(tmp, 'l.sock'), '-M', name, '-n', '64'],
+                   preexec=limit)
+    one_line_error(p, 1, ['open-file limit'])
+    check(not shm_exists(name), 'shared memory left behind')
+
+
+@test
+def fd_limit_reached(tmp):
+    """at the open-file limit new peers are refused, the others keep working"""
+    def limit():
+        # ASan's own descriptors, the server's, and three peers of 4 vectors
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    srv = Server(tmp, vectors=4, preexec=limit)
+    try:
+        peers = []
+        refused = 0
+        for _ in range(10):
+            p = srv.peer()
+            try:
+                p.handshake(timeout=5)
+                peers.append(p)
+            except (EOFError, ConnectionError, TimeoutError):
+                refused += 1
+                p.close()
+        check(peers and refused, 'expected some peers accepted and some refused (%d, %d)' %
+              (len(peers), refused))
+        check('open-file limit' in srv.text(), 'no word about the open-file limit:\n' + srv.text())
+        a, b = peers[0], peers[-1]
+        a.wait_for(lambda q: q.knows(b.id))
+        a.ring(b.id, 3)
+        check(b.take(3) == 1, 'peers stopped working at the limit')
+        # One leaves: a new peer fits again (after the accept pause).
+        b.close()
+        a.wait_for(lambda p: not p.knows(b.id))
+        c = Peer(srv.sock, 4)
+        c.handshake(timeout=10)
+        a.wait_for(lambda p: p.peer_ids.get(c.id) == c.own_ids)
+        a.ring(c.id, 0)
+        check(c.take(0) == 1, 'the peer admitted after the limit does not work')
+        c.close()
+        for p in peers[:-1]:
+            p.close()
+        check(srv.alive(), 'server died at the fd limit')
+    finally:
+        srv.stop()
+
+
+@test
+def one_peer(tmp):
+    """one peer: version, ID 0, memory fd, its own eventfds, nothing else"""
+    srv = Server(tmp, vectors=3, size='1M')
+    try:
+        p = srv.peer()
+        msgs = []
+        while len(msgs) < 6:
+            m = p.recv_msg()
+            msgs.append((m[0], m[1] is not None))
+            p.handle(*m)
+        check([v for v, _ in msgs] == [0, 0, -1, 0, 0, 0], 'values %r' % msgs)
+        check([f for _, f in msgs] == [False, False, True, True, True, True], 'fds %r' % msgs)
+        check(p.state == 'ready' and p.id == 0 and len(p.own) == 3, 'not ready')
+        check(p.memory_size == 1 << 20, 'memory size %d' % p.memory_size)
+        check(os.readlink('/proc/self/fd/%d' % p.memory) == '/dev/shm/' + srv.shm,
+              'memory fd is not the POSIX object: %s' % os.readlink('/proc/self/fd/%d' % p.memory))
+        check(len(set(p.own_ids)) == 3, 'own vectors are not distinct eventfds')
+        check(p.expect_nothing(0.2), 'unexpected message after the handshake')
+        p.close()
+    finally:
+        srv.stop()
+
+
+@test
+def two_peers(tmp):
+    """two peers: each sees the other's eventfds in order; interrupts go through"""
+    n = 4
+    srv = Server(tmp, vectors=n)
+    try:
+        a = srv.peer().handshake()
+        b = srv.peer()
+        msgs = []
+        while b.state != 'ready':
+            m = b.recv_msg()
+            msgs.append((m[0], m[1] is not None))
+            b.handle(*m)
+        want = [(0, False), (1, False), (-1, True)] + [(0, True)] * n + [(1, True)] * n
+        check(msgs == want, 'second peer got %r' % msgs)
+        a.wait_for(lambda p: p.events[-1:] == [('peer', 1)])
+        check(a.peer_ids[1] == b.own_ids and b.peer_ids[0] == a.own_ids,
+              'announced eventfds are not the peers\' own')
+        check(os.fstat(a.memory).st_ino == os.fstat(b.memory).st_ino, 'different memory')
+        for v in range(n):
+            a.ring(1, v)
+            check(b.take(v) == 1, 'b did not get vector %d' % v)
+            check(all(b.take(w, 0) == 0 for w in range(n)), 'ring leaked to other vectors')
+            b.ring(0, v)
+            b.ring(0, v)
+            check(a.take(v) == 2, 'a did not get vector %d twice' % v)
+        # Memory is shared.
+        ma = mmap.mmap(a.memory, 4096)
+        mb = mmap.mmap(b.memory, 4096)
+        ma[100:105] = b'hello'
+        check(mb[100:105] == b'hello', 'memory not shared')
+        ma.close()
+        mb.close()
+        check(a.expect_nothing() and b.expect_nothing(), 'stray messages')
+        b.close()
+        a.wait_for(lambda p: p.events[-1:] == [('gone', 1)])
+        check(1 not in a.peers, 'disconnect not applied')
+        a.close()
+    finally:
+        srv.stop()
+
+
+@test
+def many_peers(tmp):
+    """ten peers: everyone sees everyone else once, in ID order, and each departure"""
+    n, count = 3, 10
+    srv = Server(tmp, vectors=n)
+    try:
+        peers = []
+        for i in range(count):
+            p = srv.peer().handshake()
+            check(p.id == i, 'peer %d got ID %d' % (i, p.id))
+            check(p.others() == list(range(i)), 'peer %d sees %r' % (i, p.others()))
+            peers.append(p)
+        for p in peers:
+            p.wait_for(lambda q: len(q.others()) == count - 1)
+            others = [e[1] for e in p.events if e[0] == 'peer']
+            check(others == [i for i in range(count) if i != p.id],
+                  'peer %d saw %r' % (p.id, others))
+            for q in peers:
+                if q is not p:
+                    check(p.peer_ids[q.id] == q.own_ids, 'peer %d has wrong fds of %d' %
+                          (p.id, q.id))
+        # Everyone rings everyone on every vector.
+        for p in peers:
+            for q in peers:
+                if q is not p:
+                    for v in range(n):
+                        p.ring(q.id, v)
+        for q in peers:
+            for v in range(n):
+                check(q.take(v) == count - 1, 'peer %d vector %d count' % (q.id, v))
+        for gone in (3, 7, 0):
+            peers[gone].close()
+        for p in peers:
+            if p.id in (3, 7, 0):
+                continue
+            p.wait_for(lambda q: len(q.others()) == count - 4)
+            # Hangups seen in one batch of events may be handled in any order.
+            check(sorted(e[1] for e in p.events if e[0] == 'gone') == [0, 3, 7],
+                  'peer %d saw departures %r' % (p.id, p.events))
+            check(p.expect_nothing(), 'stray messages')
+        for p in peers:
+            if p.id not in (3, 7, 0):
+                p.close()
+    finally:
+        srv.stop()
+
+
+@test
+def id_reuse(tmp):
+    """IDs are reused lowest first, only after the disconnect was announced"""
+    srv = Server(tmp, vectors=2)
+    try:
+        w = srv.peer().handshake()            # 0: watches
+        p = {i: srv.peer().handshake() for i in (1, 2, 3, 4)}
+        w.wait_for(lambda q: len(q.others()) == 4)
+        p[2].close()
+        p[3].close()
+        # The IDs are free once the departures are announced.
+        w.wait_for(lambda q: q.others() == [1, 4])
+        c = srv.peer().handshake()
+        check(c.id == 2, 'expected ID 2, got %d' % c.id)
+        d = srv.peer().handshake()
+        check(d.id == 3, 'expected ID 3, got %d' % d.id)
+        e = srv.peer().handshake()
+        check(e.id == 5, 'expected ID 5, got %d' % e.id)
+        w.wait_for(lambda q: len(q.events) >= 4 + 2 + 3 + 1)
+        check([x for x in w.events if x[0] != 'ready'] == [
+            ('peer', 1), ('peer', 2), ('peer', 3), ('peer', 4),
+            ('gone', 2), ('gone', 3), ('peer', 2), ('peer', 3), ('peer', 5)],
+            'watcher saw %r' % w.events)
+        check(w.peer_ids[2] == c.own_ids, 'reused ID 2 carries the old fds')
+        # The first peer leaves: a reconnecting master gets ID 0 again.
+        w.close()
+        p[1].wait_for(lambda q: not q.knows(0))
+        m = srv.peer().handshake()
+        check(m.id == 0, 'ID 0 not given back (got %d)' % m.id)
+        for x in (p[1], p[4], c, d, e, m):
+            x.close()
+    finally:
+        srv.stop()
+
+
+@test
+def sizes(tmp):
+    """sizes round up to a power of two; 8 GiB (sparse) works across peers"""
+    for asked, want in (('1000', 1024), ('3M', 4 << 20), ('1k', 1024), ('5G', 8 << 30),
+                        ('0x10', None)):
+        if want is None:
+            p = run_server(tmp, [ASAN, '-F', '-S', os.path.join(tmp, 'z.sock'), '-l', asked,
+                                 '-M', unique('sz')])
+            one_line_error(p, 2, ['size'])
+            continue
+        srv = Server(tmp, size=asked)
+        try:
+            a = srv.peer().handshake()
+            check(a.memory_size == want, '-l %s gave %d bytes, want %d' % (asked, a.memory_size, want))
+            check(os.stat('/dev/shm/' + srv.shm).st_size == want, 'object size')
+            if want > 1 << 32:
+                b = srv.peer().handshake()
+                off = want - mmap.PAGESIZE
+                ma = mmap.mmap(a.memory, mmap.PAGESIZE, offset=off)
+                mb = mmap.mmap(b.memory, mmap.PAGESIZE, offset=off)
+                ma[8:16] = b'top-page'
+                check(mb[8:16] == b'top-page', 'last page not shared')
+                lo = (5 << 30) - mmap.PAGESIZE
+                ma2 = mmap.mmap(a.memory, mmap.PAGESIZE, offset=lo)
+                mb2 = mmap.mmap(b.memory, mmap.PAGESIZE, offset=lo)
+                ma2[0:4] = b'5gib'
+                check(mb2[0:4] == b'5gib', 'page above 4 GiB not shared')
+                for m in (ma, mb, ma2, mb2):
+                    m.close()
+                used = os.stat('/dev/shm/' + srv.shm).st_blocks * 512
+                check(used < 1 << 20, 'memory is not sparse (%d bytes used)' % used)
+                b.close()
+            a.close()
+        finally:
+            srv.stop()
+        check(not shm_exists(srv.shm), 'object not removed')
+
+
+@test
+def memfd_backing(tmp):
+    """--memfd: an anonymous sealed memfd of the right size"""
+    srv = Server(tmp, args=['--memfd'], size='2M', shm=False)
+    try:
+        a = srv.peer().handshake()
+        b = srv.peer().handshake()
+        link = os.readlink('/proc/self/fd/%d' % a.memory)
+        check(link.startswith('/memfd:ivshmem'), 'memory is %s' % link)
+        check(a.memory_size == 2 << 20, 'size %d' % a.memory_size)
+        seals = __import__('fcntl').fcntl(a.memory, 1034)       # F_GET_SEALS
+        check(seals & 0x6 == 0x6, 'memfd can change size (seals %#x)' % seals)
+        try:
+            os.ftruncate(a.memory, 4096)
+            raise Failure('a peer could shrink the memory')
+        except PermissionError:
+            pass
+        check(os.fstat(a.memory).st_ino == os.fstat(b.memory).st_ino, 'peers got different memfds')
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+
+
+@test
+def dir_backing(tmp):
+    """-m DIR: an unlinked file in the directory, nothing left in it"""
+    d = os.path.join(tmp, 'hugedir')
+    os.mkdir(d)
+    srv = Server(tmp, args=['-m', d], size='64K', shm=False)
+    try:
+        a = srv.peer().handshake()
+        link = os.readlink('/proc/self/fd/%d' % a.memory)
+        check(link.startswith(d + '/') and link.endswith('(deleted)'), 'memory is %s' % link)
+        check(a.memory_size == 65536, 'size %d' % a.memory_size)
+        check(os.listdir(d) == [], 'files left in the directory: %r' % os.listdir(d))
+        a.close()
+    finally:
+        srv.stop()
+    mounts = open('/proc/mounts').read().split('\n')
+    huge = [m.split()[1] for m in mounts if len(m.split()) > 2 and m.split()[2] == 'hugetlbfs']
+    if not huge:
+        print('# no hugetlbfs mounted: huge page rounding not exercised')
+
+
+@test
+def existing_memory(tmp):
+    """an existing object is reused with its contents, grown but never shrunk"""
+    name = unique('keep')
+    path = '/dev/shm/' + name
+    with open(path, 'wb') as f:
+        f.truncate(8 << 20)
+        f.seek(1000)
+        f.write(b'precious')
+    sock = os.path.join(tmp, 'k.sock')
+    srv = Server(tmp, sock=sock, argv=[ASAN, '-F', '-S', sock, '-M', name, '-l', '4M',
+                                       '--keep-shm'])
+    try:
+        a = Peer(srv.sock, 1).handshake()
+        check(a.memory_size == 8 << 20, 'existing 8M object not reused as is (%d)' % a.memory_size)
+        m = mmap.mmap(a.memory, 4096)
+        check(m[1000:1008] == b'precious', 'contents lost')
+        m.close()
+        a.close()
+    finally:
+        srv.stop()
+    check(os.path.exists(path), '--keep-shm did not keep the object')
+    srv = Server(tmp, sock=sock, argv=[ASAN, '-F', '-S', sock, '-M', name, '-l', '16M'])
+    try:
+        a = Peer(srv.sock, 1).handshake()
+        check(a.memory_size == 16 << 20, 'not grown to 16M (%d)' % a.memory_size)
+        m = mmap.mmap(a.memory, 4096)
+        check(m[1000:1008] == b'precious', 'contents lost when growing')
+        m.close()
+        a.close()
+    finally:
+        srv.stop()
+    check(not os.path.exists(path), 'object not removed without --keep-shm')
+
+
+@test
+def clean_shutdown(tmp):
+    """SIGTERM, SIGINT and SIGHUP: exit 0, peers see the end, files removed"""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        pid = os.path.join(tmp, 'fg.pid')
+        srv = Server(tmp, args=['-p', pid])
+        check(open(pid).read().strip() == str(srv.pid), 'pidfile does not hold the PID')
+        a = srv.peer().handshake()
+        b = srv.peer().handshake()
+        srv.stop(sig)
+        for p in (a, b):
+            try:
+                p.wait_for(lambda q: q.eof, timeout=5)
+            except EOFError:
+                pass
+            p.close()
+        check(not os.path.exists(srv.sock), 'socket left after %s' % sig.name)
+        check(not shm_exists(srv.shm), 'shm left after %s' % sig.name)
+        check(not os.path.exists(pid), 'pidfile left after %s' % sig.name)
+
+
+@test
+def daemon_mode(tmp):
+    """daemon: returns once serving, pidfile names the daemon, SIGTERM cleans up"""
+    sock = os.path.join(tmp, 'd.sock')
+    pid = os.path.join(tmp, 'd.pid')
+    name = unique('daemon')
+    p = run_server(tmp, [ASAN, '-S', sock, '-M', name, '-p', pid, '-n', '2'])
+    check(p.returncode == 0 and p.stderr == '', 'start: %d %r' % (p.returncode, p.stderr))
+    check(os.path.exists(sock) and os.path.exists(pid), 'not serving when the parent returned')
+    dpid = int(open(pid).read())
+    try:
+        check(os.path.exists('/proc/%d' % dpid), 'pidfile names no process')
+        check(os.getsid(dpid) == dpid, 'daemon is not a session leader')
+        a = Peer(sock, 2).handshake()
+        b = Peer(sock, 2).handshake()
+        a.wait_for(lambda q: q.knows(1))
+        a.ring(1, 1)
+        check(b.take(1) == 1, 'no interrupt through the daemon')
+        a.close()
+        b.close()
+        # A second server must not take over a live socket.
+        p2 = run_server(tmp, [ASAN, '-S', sock, '-M', unique('second'), '-p', pid + '2'])
+        one_line_error(p2, 1, ['another server'])
+        check(not os.path.exists(pid + '2'), 'second server left a pidfile')
+    finally:
+        os.kill(dpid, signal.SIGTERM)
+    wait_until(lambda: not os.path.exists('/proc/%d' % dpid) or
+               open('/proc/%d/stat' % dpid).read().split()[2] == 'Z', what='daemon exit')
+    check_sanitizers(os.path.join(tmp, 'asan'))
+    check(not os.path.exists(sock) and not os.path.exists(pid) and not shm_exists(name),
+          'daemon left files behind')
+    # A daemon that cannot write its pidfile fails as a whole.
+    p = run_server(tmp, [ASAN, '-S', sock, '-M', name, '-p', '/nonexistent-dir/p.pid'])
+    one_line_error(p, 1, ['pidfile'])
+    check(not os.path.exists(sock) and not shm_exists(name), 'failed daemon left files')
+
+
+@test
+def live_and_stale_sockets(tmp):
+    """a live server's socket is refused, a stale one replaced"""
+    srv = Server(tmp)
+    try:
+        a = srv.peer().handshake()
+        p = run_server(tmp, [ASAN, '-F', '-S', srv.sock, '-M', unique('x')])
+        one_line_error(p, 1, ['another server', srv.sock])
+        check(os.path.exists(srv.sock) and srv.alive(), 'live server disturbed')
+        b = srv.peer().handshake()
+        a.wait_for(lambda q: q.peer_ids.get(b.id) == b.own_ids)
+        a.ring(b.id, 0)
+        check(b.take(0) == 1, 'live server stopped working')
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+    stale = os.path.join(tmp, 'stale.sock')
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()
+    srv = Server(tmp, sock=stale)
+    try:
+        srv.peer().handshake().close()
+    finally:
+        srv.stop()
+    check(not os.path.exists(stale), 'socket not removed')
+
+
+@test
+def socket_permissions(tmp):
+    """--socket-mode and --socket-group set the socket file's mode and group"""
+    gid = os.getegid()
+    groups = [g.gr_gid for g in grp.getgrall()]
+    other = next((g for g in groups if g != gid), gid) if os.geteuid() == 0 else gid
+    srv = Server(tmp, args=['--socket-mode', '0660', '--socket-group', str(other)])
+    try:
+        st = os.stat(srv.sock)
+        check(stat.S_IMODE(st.st_mode) == 0o660, 'mode %o' % stat.S_IMODE(st.st_mode))
+        check(st.st_gid == other, 'group %d, want %d' % (st.st_gid, other))
+        srv.peer().handshake().close()
+    finally:
+        srv.stop()
+
+
+def activation_preexec(lsock):
+    def pre():
+        os.dup2(lsock.fileno(), 3)
+    return pre
+
+
+@test
+def socket_activation(tmp):
+    """systemd socket activation: serves the passed socket, leaves its file"""
+    path = os.path.join(tmp, 'act.sock')
+    lsock = socket.socket(socket.AF_UNIX)
+    lsock.bind(path)
+    lsock.listen(16)
+    name = unique('act')
+    argv = ['/bin/sh', '-c', 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"', ASAN, '-F', '-M', name,
+            '-n', '2', '-S', os.path.join(tmp, 'unused.sock')]
+    srv = Server(tmp, argv=argv, sock=path, preexec=activation_preexec(lsock), wait=False,
+                 keep_fd3=True)
+    try:
+        a = Peer(path, 2).handshake()
+        b = Peer(path, 2).handshake()
+        a.wait_for(lambda q: q.knows(1))
+        b.ring(0, 1)
+        check(a.take(1) == 1, 'no interrupt')
+        check(not os.path.exists(os.path.join(tmp, 'unused.sock')), '-S was bound anyway')
+        a.close()
+        b.close()
+        environ = open('/proc/%d/environ' % srv.pid, 'rb').read()
+        check(b'LISTEN_FDS' in environ, 'test setup: activation variables not passed')
+    finally:
+        srv.stop()
+    check(os.path.exists(path), 'the activated socket file was removed')
+    check(not shm_exists(name), 'shm left')
+    lsock.close()
+    # Two sockets, or a descriptor that is not a listening socket: refuse.
+    for fds, what in (('2', 'sockets passed'), ('1', 'not a listening')):
+        pre = activation_preexec(lsock if fds == '2' else socket.socket(socket.AF_UNIX))
+        lsock2 = socket.socket(socket.AF_UNIX)
+        lsock2.bind(os.path.join(tmp, 'act%s.sock' % fds))
+        lsock2.listen(1)
+        if fds == '2':
+            pre = activation_preexec(lsock2)
+        p = run_server(tmp, ['/bin/sh', '-c', 'LISTEN_PID=$$ LISTEN_FDS=%s exec "$0" "$@"' % fds,
+                             ASAN, '-F', '-M', name], preexec=pre)
+        one_line_error(p, 1, [what])
+        lsock2.close()
+    check(not shm_exists(name), 'shm left')
+
+
+@test
+def hostile_clients(tmp):
+    """clients that send bytes, hang up mid-handshake or flood are dropped alone"""
+    n = 2
+    srv = Server(tmp, vectors=n)
+    try:
+        a = srv.peer().handshake()
+        b = srv.peer().handshake()
+        base = srv.fds()
+        # Sends bytes after the handshake.
+        x = srv.peer().handshake()
+        x.sock.send(b'hello')
+        check(wait_eof(x.sock), 'the talker was not dropped')
+        x.close()
+        a.wait_for(lambda q: q.events[-1] == ('gone', x.id))
+        # Sends one byte before reading anything.
+        y = socket.socket(socket.AF_UNIX)
+        y.connect(srv.sock)
+        y.send(b'\0')
+        # Closes after a few bytes of the handshake.
+        for cut in (0, 3, 8, 20):
+            z = socket.socket(socket.AF_UNIX)
+            z.connect(srv.sock)
+            if cut:
+                z.recv(cut)
+            z.close()
+        # shutdown(SHUT_WR): a half close is a goodbye too.
+        h = srv.peer().handshake()
+        h.sock.shutdown(socket.SHUT_WR)
+        # Connect flood.
+        flood = []
+        for _ in range(200):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(srv.sock)
+            flood.append(s)
+        for s in flood:
+            s.close()
+        y.close()
+        # Read what a and b are sent meanwhile: their queues hold eventfds.
+        try:
+            wait_until(lambda: pump_all(a, b) or srv.fds() == base,
+                       what='server fds back to %d' % base)
+        except Failure:
+            raise Failure('server fds not back to %d: %r' % (base, srv.fd_list()))
+        # a and b still talk, and have seen every newcomer leave again.
+        b.wait_for(lambda q: q.others() == [0] and q.expect_nothing(0.2) and
+                   sum(1 for e in q.events if e[0] == 'gone') ==
+                   sum(1 for e in q.events if e[0] == 'peer') - 1, timeout=20)
+        a.ring(b.id, 1)
+        check(b.take(1) == 1, 'peers disturbed')
+        check('sent data' in srv.text(), 'no log line for the talker')
+        check(srv.alive(), 'server died')
+        c = srv.peer().handshake()
+        check(c.id == 2, 'lowest free ID after the storm is %d' % c.id)
+        for p in (a, b, c):
+            p.close()
+    finally:
+        srv.stop()
+
+
+@test
+def never_reads(tmp):
+    """a peer that never reads is dropped after --stall-timeout; others unaffected"""
+    n = 64
+    srv = Server(tmp, vectors=n, args=['--stall-timeout', '1'])
+    try:
+        lazy = socket.socket(socket.AF_UNIX)
+        lazy.connect(srv.sock)
+        a = srv.peer().handshake()
+        # Churn: every newcomer announces 64 eventfds to the lazy peer.
+        t0 = time.monotonic()
+        dropped = False
+        while time.monotonic() - t0 < 8:
+            p = srv.peer().handshake()
+            seen = len(a.events)
+            p.close()
+            a.wait_for(lambda q: ('gone', p.id) in q.events[seen:], timeout=5)
+            if 'not read' in srv.text():
+                dropped = True
+                break
+        check(dropped, 'the lazy peer was never dropped:\n' + srv.text()[-2000:])
+        a.wait_for(lambda q: not q.knows(0), timeout=5)
+        check(a.state == 'ready' and srv.alive(), 'others disturbed')
+        lazy.close()
+        a.close()
+    finally:
+        srv.stop()
+
+
+@test
+def slow_reader_gets_everything(tmp):
+    """a peer that reads slowly still gets every message, in order"""
+    n = 16
+    srv = Server(tmp, vectors=n)
+    try:
+        slow = srv.peer(keep_fds=False)
+        slow.handshake()
+        peers = [srv.peer(keep_fds=False).handshake() for _ in range(40)]
+        for p in peers[::2]:
+            p.close()
+        # The slow one only starts reading now: its queue is long.
+        slow.wait_for(lambda q: q.events.count(('peer', 40)) and len(q.others()) == 20,
+                      timeout=20)
+        check([e for e in slow.events if e[0] == 'peer'] == [('peer', i) for i in range(1, 41)],
+              'slow peer missed announcements')
+        # Hangups seen in one batch of events may be handled in any order.
+        check(sorted(e[1] for e in slow.events if e[0] == 'gone') == list(range(1, 41, 2)),
+              'slow peer missed departures: %r' % slow.events)
+        for p in peers[1::2]:
+            p.close()
+        slow.close()
+    finally:
+        srv.stop()
+
+
+@test
+def fuzz(tmp):
+    """fuzzer: 400 random clients (garbage, hangups, no reads); two peers stay consistent"""
+    rng = random.Random(1234)
+    srv = Server(tmp, vectors=3, args=['--stall-timeout', '2'])
+    try:
+        a = srv.peer().handshake()
+        b = srv.peer().handshake()
+        base = srv.fds()
+        live = []
+        for i in range(400):
+            s = socket.socket(socket.AF_UNIX)
+            s.setblocking(False)
+            try:
+                s.connect(srv.sock)
+            except BlockingIOError:
+                pass
+            action = rng.randrange(6)
+            if action == 0:
+                s.send(os.urandom(rng.randrange(1, 64)))
+            elif action == 1:
+                try:
+                    s.recv(rng.randrange(1, 40))
+                except BlockingIOError:
+                    pass
+            elif action == 2:
+                s.shutdown(socket.SHUT_WR)
+            elif action == 3:
+                # Stay connected without reading, for a while.
+                live.append(s)
+                continue
+            elif action == 4:
+                try:
+                    s.sendmsg([b'\1' * 8], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                             struct.pack('i', a.memory))])
+                except OSError:
+                    pass
+            s.close()
+            if len(live) > 20:
+                live.pop(rng.randrange(len(live))).close()
+            if i % 50 == 0:
+                pump_all(a, b)
+        for s in live:
+            s.close()
+        wait_until(lambda: pump_all(a, b) or srv.fds() == base, timeout=30,
+                   what='server fds back to %d' % base)
+        a.wait_for(lambda q: q.others() == [1] and q.expect_nothing(0.3), timeout=30)
+        b.wait_for(lambda q: q.others() == [0] and q.expect_nothing(0.3), timeout=30)
+        a.ring(1, 2)
+        check(b.take(2) == 1, 'interrupt lost after fuzzing')
+        check(srv.alive(), 'server died')
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+
+
+def scale(tmp, report, peers, vectors, binary=PLAIN, sample=1):
+    """peers x vectors all connect at once; every peer must see every other's
+    eventfds, in order; fds and memory of the server return to the start.
+
+    Every descriptor is checked to be an eventfd; every sample-th peer also
+    checks that each eventfd it got is the very one its owner got."""
+    need = peers * (3 + vectors) + 64
+    if raise_nofile(need) < need:
+        raise Skip('open-file limit below %d' % need)
+    srv = Server(tmp, vectors=vectors, binary=binary, size='1M')
+    try:
+        base_fds = srv.fds()
+        # Warm up, so that code and heap first touched by a peer count
+        # in the start level of memory.
+        warm = [srv.peer(keep_fds=False).handshake() for _ in range(8)]
+        for c in warm:
+            c.close()
+        wait_until(lambda: srv.fds() == base_fds, what='warm-up peers to leave')
+        base_rss = srv.status('VmRSS')
+        base_anon, base_file = srv.status('RssAnon'), srv.status('RssFile')
+        cpu0, t0 = srv.cpu(), time.monotonic()
+        ep = select.epoll()
+        clients = {}
+        for i in range(peers):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(srv.sock)
+            c = Peer(None, vectors, keep_fds=False, ids=i % sample == 0, blocking=False, sock=s)
+            clients[s.fileno()] = c
+            ep.register(s.fileno(), select.EPOLLIN)
+            for fd, _ in ep.poll(0):
+                clients[fd].pump()
+        total = peers * (peers - 1)
+        deadline = time.monotonic() + 120
+
+        def complete():
+            return sum(len(c.peers) for c in clients.values()) == total and \
+                all(c.state == 'ready' for c in clients.values())
+        while not complete():
+            if time.monotonic() > deadline:
+                raise Failure('timed out: %d of %d announcements' %
+                              (sum(len(c.peers) for c in clients.values()), total))
+            for fd, _ in ep.poll(1):
+                clients[fd].pump()
+        elapsed = time.monotonic() - t0
+        cpu = srv.cpu() - cpu0
+        msgs = sum(c.received for c in clients.values())
+        peak_fds, peak_rss = srv.fds(), srv.status('VmRSS')
+        by_id = {c.id: c for c in clients.values()}
+        check(sorted(by_id) == list(range(peers)), 'IDs are not 0..%d' % (peers - 1))
+        for c in clients.values():
+            order = [e[1] for e in c.events if e[0] == 'peer']
+            check(order == [i for i in range(peers) if i != c.id],
+                  'peer %d saw the others in the order %r...' % (c.id, order[:10]))
+            check(all(len(v) == vectors for v in c.peers.values()), 'missing vectors')
+            if c.ids:
+                for pid_, got in c.peer_ids.items():
+                    if got != by_id[pid_].own_ids:
+                        raise Failure('peer %d holds wrong eventfds for %d' % (c.id, pid_))
+        what = '%d peers x %d vector%s' % (peers, vectors, 's' if vectors > 1 else '')
+        report('%s: everyone sees everyone, in order; %d of them checked every eventfd is '
+               'its owner\'s' % (what, (peers + sample - 1) // sample), True)
+        print('# %d x %d: %d messages in %.2f s, server CPU %.2f s = %.2f us per message; '
+              'server peak: %d fds, RSS %d kB (start: %d fds, %d kB)' %
+              (peers, vectors, msgs, elapsed, cpu, cpu / msgs * 1e6, peak_fds, peak_rss,
+               base_fds, base_rss))
+        # Everyone leaves.
+        for fd, c in list(clients.items()):
+            ep.unregister(fd)
+            c.close()
+        ep.close()
+        wait_until(lambda: srv.fds() == base_fds, timeout=60,
+                   what='server fds back to %d (now %d)' % (base_fds, srv.fds()))
+        rss = srv.status('VmRSS')
+        print('# after all left: %d fds, RSS %d kB (anon %d, file %d; at start anon %d, file %d)' %
+              (srv.fds(), rss, srv.status('RssAnon'), srv.status('RssFile'), base_anon, base_file))
+        if binary == PLAIN:
+            # Code first run with many peers stays resident: allow a little.
+            check(rss <= base_rss + 256, 'RSS %d kB did not return to %d kB' % (rss, base_rss))
+        report('%s: server fds%s back to the start level after all left' %
+               (what, ' and RSS' if binary == PLAIN else ''), True)
+        check(srv.alive(), 'server died')
+    finally:
+        srv.stop()
+
+
+def t_scale_1000x1(tmp, report):
+    scale(tmp, report, 1000, 1, sample=10)
+
+
+def t_scale_256x16(tmp, report):
+    scale(tmp, report, 256, 16, sample=8)
+
+
+def t_scale_asan(tmp, report):
+    scale(tmp, report, 100, 8, binary=ASAN)
+
+
+t_scale_1000x1.__doc__ = '1000 peers x 1 vector'
+t_scale_256x16.__doc__ = '256 peers x 16 vectors'
+t_scale_asan.__doc__ = '100 peers x 8 vectors under ASan'
+TESTS += [t_scale_1000x1, t_scale_256x16, t_scale_asan]
+
+
+@test
+def max_peers_limit(tmp):
+    """--max-peers: the peer after the last ID is refused, the server goes on"""
+    srv = Server(tmp, vectors=1, args=['--max-peers', '3'])
+    try:
+        ps = [srv.peer().handshake() for _ in range(3)]
+        x = srv.peer()
+        try:
+            x.handshake(timeout=5)
+            raise Failure('a fourth peer was accepted')
+        except EOFError:
+            pass
+        x.close()
+        check('peer limit' in srv.text() or 'peer ID' in srv.text(), 'refusal not logged')
+        ps[1].close()
+        y = srv.peer().handshake()
+        check(y.id == 1, 'freed ID not reused')
+        for p in ps[::2] + [y]:
+            p.close()
+    finally:
+        srv.stop()
+
+
+@test
+def all_65536_ids(tmp):
+    """65536 peers (no vectors) get IDs 0..65535; the next one is refused"""
+    need = 65536 + 200
+    if raise_nofile(need) < need:
+        raise Skip('open-file limit %d below %d' % (resource.getrlimit(resource.RLIMIT_NOFILE)[1],
+                                                    need))
+    srv = Server(tmp, vectors=0, binary=PLAIN)
+    try:
+        srv_fds = srv.fds()
+        socks = []
+        for _ in range(65536):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(srv.sock)
+            socks.append(s)
+        seen = set()
+        for s in socks:
+            p = Peer(None, 0, sock=s)
+            p.handshake(timeout=30)
+            seen.add(p.id)
+            os.close(p.memory)
+            p.memory = None
+        check(seen == set(range(65536)), 'IDs are not exactly 0..65535')
+        x = socket.socket(socket.AF_UNIX)
+        x.connect(srv.sock)
+        x.settimeout(10)
+        check(x.recv(8) == b'', 'peer 65537 was not refused')
+        x.close()
+        for s in socks:
+            s.close()
+        wait_until(lambda: srv.fds() == srv_fds, timeout=60, what='server fds back')
+    finally:
+        srv.stop()
+
+
+def qemu_argv(sock, vectors, extra=''):
+    return [QEMU, '-S', '-nodefaults', '-display', 'none', '-monitor', 'none',
+            '-serial', 'none', '-machine', 'pc', '-accel', 'tcg', '-m', '64',
+            '-chardev', 'socket,path=%s,id=iv' % sock,
+            '-device', 'ivshmem-doorbell,chardev=iv,vectors=%d%s' % (vectors, extra)]
+
+
+@test
+def qemu_peer(tmp):
+    """QEMU's ivshmem-doorbell connects as a peer; its vectors take our rings"""
+    if not QEMU:
+        raise Skip('qemu-system-x86_64 not installed')
+    n = 4
+    srv = Server(tmp, vectors=n)
+    base = srv.fds()
+    qemu = None
+    try:
+        a = srv.peer().handshake()
+        qlog = open(os.path.join(tmp, 'qemu.log'), 'w')
+        qemu = subprocess.Popen(qemu_argv(srv.sock, n), stdin=subprocess.DEVNULL,
+                                stdout=qlog, stderr=qlog)
+        a.wait_for(lambda q: q.knows(1), timeout=60)
+        check(len(a.peers[1]) == n, 'QEMU announced with %d vectors' % len(a.peers[1]))
+        # QEMU consumes what we ring on its vectors (it holds the same eventfds).
+        a.ring(1, 2)
+        fd = a.peers[1][2]
+        wait_until(lambda: int(open('/proc/self/fdinfo/%d' % fd).read().split(
+            'eventfd-count:')[1].split()[0], 16) == 0, timeout=20,
+            what='QEMU to consume the interrupt')
+        check(qemu.poll() is None, 'QEMU exited')
+        qemu.terminate()
+        qemu.wait(20)
+        qemu = None
+        a.wait_for(lambda q: not q.knows(1), timeout=20)
+        # A master=on device needs ID 0: refused while a peer holds it ...
+        m = subprocess.run(qemu_argv(srv.sock, n, ',master=on'), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        check(m.returncode != 0 and 'master' in m.stderr,
+              'QEMU master=on started without ID 0: %d %s' % (m.returncode, m.stderr))
+        a.wait_for(lambda q: q.events.count(('gone', 1)) == 2, timeout=20)
+        # ... and given ID 0 once it is free.
+        a.close()
+        wait_until(lambda: srv.fds() == base, what='every peer gone', timeout=10)
+        qemu = subprocess.Popen(qemu_argv(srv.sock, n, ',master=on'),
+                                stdin=subprocess.DEVNULL, stdout=qlog, stderr=qlog)
+        wait_until(lambda: srv.fds() > base, what='QEMU to connect', timeout=60)
+        w = srv.peer().handshake(timeout=60)
+        check(0 in w.peers and w.id == 1, 'master QEMU did not get ID 0 (peers %r, own %d)' %
+              (sorted(w.peers), w.id))
+        check(qemu.poll() is None, 'master QEMU exited')
+        w.close()
+        check('dropped' not in srv.text() and 'refus' not in srv.text(),
+              'server complained:\n' + srv.text())
+    finally:
+        if qemu and qemu.poll() is None:
+            qemu.terminate()
+            qemu.wait(20)
+        srv.stop()
+
+
+# -- the runner ---------------------------------------------------------------
+
+def main(argv):
+    global VERBOSE
+    args = [a for a in argv if not a.startswith('-')]
+    VERBOSE = '-v' in argv
+    for path in (ASAN, PLAIN, WIRE_TEST):
+        if not os.access(path, os.X_OK):
+            print('Bail out! %s is not built (run make)' % path)
+            return 1
+    top = tempfile.mkdtemp(prefix='ivshmem-server-test-')
+    num = 0
+    failed = 0
+    start = time.monotonic()
+
+    def report(name, ok, diag=None, skip=None):
+        nonlocal num, failed
+        num += 1
+        if skip:
+            print('ok %d - %s # SKIP %s' % (num, name, skip))
+        else:
+            print('%sok %d - %s' % ('' if ok else 'not ', num, name))
+            if not ok:
+                failed += 1
+        if diag:
+            for line in str(diag).splitlines():
+                print('#   ' + line)
+        sys.stdout.flush()
+
+    try:
+        for fn in TESTS:
+            name = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
+            if args and not any(a in fn.__name__ for a in args):
+                continue
+            tmp = tempfile.mkdtemp(dir=top, prefix=fn.__name__ + '-')
+            t0 = time.monotonic()
+            takes_report = fn.__code__.co_argcount == 2
+            try:
+                if takes_report:
+                    fn(tmp, report)
+                else:
+                    fn(tmp)
+                    report(name, True)
+            except Skip as e:
+                report(name, True, skip=str(e))
+            except Exception as e:      # noqa: BLE001 - every error fails the test
+                diag = str(e) if isinstance(e, (Failure, ProtocolError)) else \
+                    traceback.format_exc()
+                report(name, False, diag)
+            if VERBOSE:
+                print('# %s: %.1f s' % (fn.__name__, time.monotonic() - t0))
+    finally:
+        leftover = glob.glob('/dev/shm/' + SHM_PREFIX + '*')
+        for path in leftover:
+            os.unlink(path)
+        shutil.rmtree(top, ignore_errors=True)
+    report('no shared memory objects left behind', not leftover, ' '.join(leftover))
+    print('1..%d' % num)
+    print('# %d failed, %.0f s' % (failed, time.monotonic() - start))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
