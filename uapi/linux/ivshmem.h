@@ -63,7 +63,7 @@
  * guest cannot enable them), clear for ivshmem-plain devices.  Only
  * doorbell devices can ring peers and have a peer ID.
  */
-#define IVSHMEM_DEV_DOORBELL		(1U << 0)
+#define IVSHMEM_DEV_DOORBELL		0x00000001U
 
 /**
  * IVSHMEM_VM_ID_UNKNOWN - &struct ivshmem_info.vm_id before the server

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ivshmem: the differences between the kernels the driver builds for.
+ * Each helper is named after what it does and says which version changed.
+ * The IVSHMEM_* switches come from Kbuild, which looks for the interface
+ * in the kernel's headers.
+ */
+#ifndef IVSHMEM_COMPAT_H
+#define IVSHMEM_COMPAT_H
+
+#include <linux/err.h>
+#include <linux/eventfd.h>
+#include <linux/pci.h>
+
+/* 6.8 dropped the count argument of eventfd_signal(): it always adds 1. */
+static inline void ivshmem_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#ifdef IVSHMEM_EVENTFD_SIGNAL_NO_COUNT
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+/*
+ * Request and map one BAR for the lifetime of the binding; an ERR_PTR on
+ * failure.  6.11 added pcim_iomap_region() and deprecated the
+ * pcim_iomap_regions()/pcim_iomap_table() pair that 6.1 has.
+ */
+static inline void __iomem *ivshmem_iomap_bar(struct pci_dev *pdev, int bar,
+					      const char *name)
+{
+#ifdef IVSHMEM_HAVE_PCIM_IOMAP_REGION
+	return pcim_iomap_region(pdev, bar, name);
+#else
+	int ret = pcim_iomap_regions(pdev, BIT(bar), name);
+
+	if (ret)
+		return IOMEM_ERR_PTR(ret);
+	return pcim_iomap_table(pdev)[bar];
+#endif
+}
+
+/*
+ * Reserve one BAR without mapping it, for the lifetime of the binding.
+ * 6.11 added pcim_request_region(); before it, pci_request_region() on a
+ * device enabled with pcim_enable_device() is released by devres too.
+ */
+static inline int ivshmem_request_bar(struct pci_dev *pdev, int bar,
+				      const char *name)
+{
+#ifdef IVSHMEM_HAVE_PCIM_REQUEST_REGION
+	return pcim_request_region(pdev, bar, name);
+#else
+	return pci_request_region(pdev, bar, name);
+#endif
+}
+
+#endif /* IVSHMEM_COMPAT_H */
