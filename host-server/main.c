@@ -8,6 +8,7 @@
  * a bad command line.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -128,12 +129,14 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
 	exit(2);
 }
 
-/* A byte count with an optional K, M, G, T, P or E suffix (powers of 1024). */
+/*
+ * A byte count with an optional suffix K, M, G, T, P or E (powers of 1024,
+ * either case, optionally followed by B), or B alone.
+ */
 static bool parse_size(const char *s, uint64_t *out)
 {
 	static const char suffixes[] = "KMGTPE";
 	unsigned long long v;
-	const char *p;
 	char *end;
 	int shift = 0;
 
@@ -144,13 +147,16 @@ static bool parse_size(const char *s, uint64_t *out)
 	if (errno)
 		return false;
 	if (*end) {
-		p = strchr(suffixes, end[0] & ~0x20);
-		if (!p || !end[0])
-			return false;
-		shift = 10 * (int)(p - suffixes + 1);
-		end++;
-		if ((*end & ~0x20) == 'B')
-			end++;
+		int c = toupper((unsigned char)*end++);
+		const char *p = strchr(suffixes, c);
+
+		if (c != 'B') {
+			if (!c || !p)
+				return false;
+			shift = 10 * (int)(p - suffixes + 1);
+			if (toupper((unsigned char)*end) == 'B')
+				end++;
+		}
 		if (*end)
 			return false;
 	}

@@ -295,6 +295,24 @@ def help_and_version(tmp):
 
 
 @test
+def docs_cover_options(tmp):
+    """the man page and Documentation/server.rst describe every option of --help"""
+    import re
+    usage = run_server(tmp, [ASAN, '--help']).stdout
+    opts = set(re.findall(r'(--[a-z-]+)', usage))
+    check(len(opts) > 10, 'options not found in the help text')
+    man = open(os.path.join(TOP, 'ivshmem-server.8')).read().replace('\\-', '-')
+    rst = open(os.path.join(TOP, '..', 'Documentation', 'server.rst')).read()
+    for opt in sorted(opts):
+        check(opt in man, 'man page does not describe %s' % opt)
+        check(opt in rst, 'Documentation/server.rst does not describe %s' % opt)
+    if shutil.which('man'):
+        p = subprocess.run(['man', '--warnings', '-l', os.path.join(TOP, 'ivshmem-server.8')],
+                           capture_output=True, text=True, env=dict(os.environ, MANWIDTH='80'))
+        check(p.returncode == 0 and not p.stderr.strip(), 'man page warnings: %s' % p.stderr)
+
+
+@test
 def bad_command_lines(tmp):
     """bad options and values: one-line error, exit 2, nothing created"""
     sock = os.path.join(tmp, 'bad.sock')
@@ -307,6 +325,9 @@ def bad_command_lines(tmp):
         (['-l', '-4M'], ['size']),
         (['-l', '5E'], ['size']),
         (['-l', '99999999999999999999'], ['size']),
+        (['-l', '1 '], ['size']),
+        (['-l', '4MX'], ['size']),
+        (['-l', 'M'], ['size']),
         (['-n', '2049'], ['vectors', '2048']),
         (['-n', '-1'], ['vectors']),
         (['-n', 'four'], ['vectors']),
@@ -562,7 +583,8 @@ def id_reuse(tmp):
 @test
 def sizes(tmp):
     """sizes round up to a power of two; 8 GiB (sparse) works across peers"""
-    for asked, want in (('1000', 1024), ('3M', 4 << 20), ('1k', 1024), ('5G', 8 << 30),
+    for asked, want in (('1000', 1024), ('3M', 4 << 20), ('1k', 1024), ('2kB', 2048),
+                        ('4096B', 4096), ('5G', 8 << 30),
                         ('0x10', None)):
         if want is None:
             p = run_server(tmp, [ASAN, '-F', '-S', os.path.join(tmp, 'z.sock'), '-l', asked,
