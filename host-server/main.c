@@ -294,27 +294,28 @@ static unsigned long long raise_nofile(const struct options *o)
 {
 	unsigned long long per_peer = o->vectors + 1ULL;
 	unsigned long long need = o->max_peers * per_peer + BASE_FDS;
+	unsigned long long nr_open = 0, target = need;
 	struct rlimit rl;
 	FILE *f;
 
+	f = fopen("/proc/sys/fs/nr_open", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &nr_open) == 1 && nr_open && target > nr_open)
+			target = nr_open;
+		fclose(f);
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 0;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		unsigned long long nr_open = 0;
-		struct rlimit hard;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < target) {
+		struct rlimit hard = { .rlim_cur = target, .rlim_max = target };
 
-		f = fopen("/proc/sys/fs/nr_open", "re");
-		if (f) {
-			if (fscanf(f, "%llu", &nr_open) != 1)
-				nr_open = 0;
-			fclose(f);
-		}
-		hard.rlim_cur = hard.rlim_max = need < nr_open ? need : nr_open;
-		if (hard.rlim_max > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &hard) == 0)
+		/* Only with CAP_SYS_RESOURCE; else the hard limit stays. */
+		if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
 			rl = hard;
 	}
-	if (rl.rlim_cur < need) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+	if (rl.rlim_cur < target) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > target ?
+			      target : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	getrlimit(RLIMIT_NOFILE, &rl);

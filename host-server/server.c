@@ -392,8 +392,7 @@ static void warn_refused(struct server *srv, const char *why, int err)
 		log_warn("refusing new peers: %s", why);
 	}
 	if (srv->refused > 1)
-		log_warn("%lu peers refused in the last %u s", srv->refused,
-			 WARN_INTERVAL_MS / 1000);
+		log_warn("%lu peers refused since the last warning", srv->refused);
 	srv->warned_ms = now;
 	srv->refused = 0;
 }

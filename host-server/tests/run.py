@@ -546,6 +546,27 @@ def many_peers(tmp):
 
 
 @test
+def zero_vectors(tmp):
+    """-n 0: version, ID and memory only; arrivals and departures are not sent"""
+    srv = Server(tmp, vectors=0)
+    try:
+        a = srv.peer().handshake()
+        check(a.id == 0 and a.memory_size == 1 << 20, 'first peer')
+        base = srv.fds()
+        b = srv.peer().handshake()
+        check(b.id == 1 and not b.peers, 'second peer')
+        b.close()
+        wait_until(lambda: srv.fds() == base, what='the second peer to be dropped')
+        c = srv.peer().handshake()
+        check(c.id == 1, 'ID 1 not reused')
+        check(a.expect_nothing(0.3) and c.expect_nothing(0), 'messages about peers were sent')
+        a.close()
+        c.close()
+    finally:
+        srv.stop()
+
+
+@test
 def id_reuse(tmp):
     """IDs are reused lowest first, only after the disconnect was announced"""
     srv = Server(tmp, vectors=2)
