@@ -313,6 +313,23 @@ def docs_cover_options(tmp):
 
 
 @test
+def systemd_units(tmp):
+    """the systemd units pass systemd-analyze verify"""
+    tool = shutil.which('systemd-analyze')
+    if not tool:
+        raise Skip('systemd-analyze not installed')
+    for unit in ('ivshmem-server.service', 'ivshmem-server.socket'):
+        with open(os.path.join(TOP, unit)) as f:
+            text = f.read().replace('@BINDIR@', TOP)
+        with open(os.path.join(tmp, unit), 'w') as f:
+            f.write(text)
+    p = subprocess.run([tool, 'verify', '--man=no', 'ivshmem-server.socket',
+                        'ivshmem-server.service'], cwd=tmp, capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0 and not p.stderr.strip(), 'systemd-analyze: %s' % p.stderr)
+
+
+@test
 def bad_command_lines(tmp):
     """bad options and values: one-line error, exit 2, nothing created"""
     sock = os.path.join(tmp, 'bad.sock')
