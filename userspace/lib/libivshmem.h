@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libivshmem.h - shared memory and doorbells of QEMU's ivshmem device
+ *
+ * One handle type, struct ivshmem, reaches an ivshmem device whichever
+ * way the process sees it:
+ *
+ *   - in a guest, through the ivshmem driver's character device
+ *     (/dev/ivshmemN), a UIO device (/dev/uioN) or, without any driver,
+ *     the PCI device's sysfs resource files;
+ *   - on the host, through the ivshmem server's UNIX socket: the library
+ *     speaks the server protocol itself and the process becomes a peer like
+ *     any guest, with an ID, the shared memory and one eventfd per vector.
+ *
+ * Conventions:
+ *   - Functions returning int give 0 (or a documented non-negative value)
+ *     on success and a negative errno on failure; ivshmem_strerror() turns
+ *     it into text.  Nothing prints, nothing exits, no signal is raised
+ *     (sockets are written with MSG_NOSIGNAL).
+ *   - Every descriptor the library creates is close-on-exec.
+ *   - Thread safety is given per function below.  In short: a handle may
+ *     be used from several threads at once, except that ivshmem_close()
+ *     must not run concurrently with any other call on the same handle.
+ *     Distinct handles are independent.
+ *   - Peer IDs are 0..65535 (IVSHMEM_MAX_PEER), vectors 0..65535
+ *     (IVSHMEM_MAX_VECTOR); the device and the server may have fewer.
+ *
+ * Link with `pkg-config --cflags --libs ivshmem`.
+ */
+#ifndef LIBIVSHMEM_H
+#define LIBIVSHMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Highest peer ID the protocol and the doorbell register can express. */
+#define IVSHMEM_MAX_PEER	65535
+/** Highest vector number a doorbell can name. */
+#define IVSHMEM_MAX_VECTOR	65535
+
+/** An open ivshmem device (opaque). */
+struct ivshmem;
+
+/**
+ * enum ivshmem_backend - how a handle reaches its device
+ * @IVSHMEM_BACKEND_CHAR:  the ivshmem driver's /dev/ivshmemN
+ * @IVSHMEM_BACKEND_UIO:   a UIO device /dev/uioN (uio_ivshmem, or
+ *                         uio_pci_generic with the registers and memory
+ *                         taken from sysfs)
+ * @IVSHMEM_BACKEND_SYSFS: the PCI device's sysfs resource0 (registers) and
+ *                         resource2 (memory); no interrupts
+ * @IVSHMEM_BACKEND_HOST:  a peer of an ivshmem server (unix:PATH)
+ */
+enum ivshmem_backend {
+	IVSHMEM_BACKEND_CHAR = 1,
+	IVSHMEM_BACKEND_UIO = 2,
+	IVSHMEM_BACKEND_SYSFS = 3,
+	IVSHMEM_BACKEND_HOST = 4,
+};
+
+/**
+ * enum ivshmem_map_mode - memory type of a mapping
+ * @IVSHMEM_MAP_DEFAULT: the backend's usual type: write-back for the
+ *                       character device, UIO and host backends, uncached
+ *                       for the sysfs backend (the kernel maps sysfs
+ *                       resources uncached)
+ * @IVSHMEM_MAP_WB:      write-back (cached): the memory is host RAM, so
+ *                       this is what almost everyone wants
+ * @IVSHMEM_MAP_WC:      write-combining
+ * @IVSHMEM_MAP_UC:      uncached
+ *
+ * (Named apart from the IVSHMEM_CACHE_* of <linux/ivshmem.h>, the driver's
+ * interface, so that a program can include both headers.)
+ */
+enum ivshmem_map_mode {
+	IVSHMEM_MAP_DEFAULT = 0,
+	IVSHMEM_MAP_WB = 1,
+	IVSHMEM_MAP_WC = 2,
+	IVSHMEM_MAP_UC = 3,
+};
+
+/**
+ * struct ivshmem_irq - what ivshmem_wait() saw
+ * @vector: the vector that was rung
+ * @count:  how many rings arrived on it since it was last consumed (rings
+ *          that come close together are counted, not queued; 1 where the
+ *          backend cannot count)
+ */
+struct ivshmem_irq {
+	unsigned int vector;
+	uint64_t count;
+};
+
+/**
+ * ivshmem_open() - open an ivshmem device
+ * @spec: which device:
+ *        - "/dev/ivshmemN" or any path to that character device (e.g. a
+ *          /dev/ivshmem/by-path/ link), or the index "N" alone;
+ *        - a PCI address, "0000:00:04.0" or "00:04.0": the character
+ *          device when the ivshmem driver has it, the UIO device when a
+ *          UIO driver has it, else the sysfs resource files;
+ *        - "/dev/uioN": a UIO device of an ivshmem PCI function;
+ *        - "/sys/bus/pci/devices/0000:00:04.0": the sysfs resource files,
+ *          whatever driver is bound;
+ *        - "unix:/path/to/server.sock": connect to an ivshmem server and
+ *          become one of its peers (the host backend);
+ *        - NULL or "": the first device ivshmem_list() finds.
+ * @out: set to the new handle on success, untouched on failure
+ *
+ * The host backend waits for the server's greeting (up to 10 seconds):
+ * protocol version, own ID, the shared memory and the eventfds of the
+ * peers already there and of its own vectors.  When this process is the
+ * server's only peer, the number of own vectors cannot be known from the
+ * protocol until the server stops sending, so the library waits until no
+ * more arrive for a tenth of a second; any arriving later are still taken
+ * by ivshmem_dispatch() and raise ivshmem_vectors().
+ *
+ * Thread safety: safe to call concurrently (each call makes its own
+ * handle).
+ *
+ * Return: 0; -EINVAL for a spec that is none of the above; -ENOENT when
+ * the path, index, PCI address or socket does not exist; -ENODEV when it
+ * exists but is not an ivshmem device (or no device exists, for NULL);
+ * -EACCES/-EPERM without permission; -ECONNREFUSED when nobody listens on
+ * the socket (a dead server); -EPROTO when the server does not speak the
+ * protocol; -ETIMEDOUT when its greeting does not come; -ENOMEM; or
+ * another negative errno.
+ */
+int ivshmem_open(const char *spec, struct ivshmem **out);
+
+/**
+ * ivshmem_close() - close a handle
+ * @dev: the handle, or NULL (nothing happens)
+ *
+ * Closes every descriptor of the handle (for the host backend, the
+ * connection: the server tells the other peers that this one left).
+ * Mappings made with ivshmem_map() stay valid until ivshmem_unmap().
+ *
+ * Thread safety: no other call on @dev may run at the same time or after.
+ */
+void ivshmem_close(struct ivshmem *dev);
+
+/**
+ * ivshmem_backend() - which backend a handle uses
+ * @dev: the handle
+ *
+ * Thread safety: safe (constant for the handle's life).
+ *
+ * Return: an enum ivshmem_backend value.
+ */
+enum ivshmem_backend ivshmem_backend(const struct ivshmem *dev);
+
+/**
+ * ivshmem_backend_name() - short name of a backend
+ * @backend: an enum ivshmem_backend value
+ *
+ * Thread safety: safe.
+ *
+ * Return: "char", "uio", "sysfs" or "host"; "unknown" for other values.
+ */
+const char *ivshmem_backend_name(enum ivshmem_backend backend);
+
+/**
+ * ivshmem_path() - what the handle was opened on
+ * @dev: the handle
+ *
+ * Thread safety: safe (constant for the handle's life).
+ *
+ * Return: the device node ("/dev/ivshmem0", "/dev/uio0"), the PCI
+ * device's sysfs directory, or "unix:PATH"; valid until ivshmem_close().
+ */
+const char *ivshmem_path(const struct ivshmem *dev);
+
+/**
+ * ivshmem_size() - size of the shared memory
+ * @dev: the handle
+ *
+ * Thread safety: safe (constant for the handle's life).
+ *
+ * Return: the size in bytes (BAR2's size in a guest, the server's memory
+ * on the host); may exceed 4 GiB.
+ */
+uint64_t ivshmem_size(const struct ivshmem *dev);
+
+/**
+ * ivshmem_id() - own peer ID
+ * @dev: the handle
+ *
+ * This is the ID other peers ring ("VM ID", IVPosition).
+ *
+ * Thread safety: safe.
+ *
+ * Return: the ID, 0..65535; -ENODATA when the device has none
+ * (ivshmem-plain, or a doorbell device that has no server).
+ */
+int ivshmem_id(const struct ivshmem *dev);
+
+/**
+ * ivshmem_vectors() - number of own interrupt vectors
+ * @dev: the handle
+ *
+ * Vectors 0 .. ivshmem_vectors() - 1 can be waited for.  0 for
+ * ivshmem-plain and for backends without interrupts (sysfs), where
+ * ivshmem_wait() and ivshmem_vector_fd() fail with -EOPNOTSUPP.  Peers of
+ * one server normally all have the same number of vectors.
+ *
+ * Thread safety: safe.  On the host backend the value can grow when late
+ * vectors arrive (see ivshmem_open()).
+ *
+ * Return: the number of vectors.
+ */
+unsigned int ivshmem_vectors(const struct ivshmem *dev);
+
+/**
+ * ivshmem_can_ring() - whether ivshmem_ring() can work on this handle
+ * @dev: the handle
+ *
+ * Thread safety: safe.
+ *
+ * Return: 1 when the device has a doorbell (a doorbell device, or a host
+ * peer), 0 when it has none (ivshmem-plain).
+ */
+int ivshmem_can_ring(const struct ivshmem *dev);
+
+/**
+ * ivshmem_map() - map (part of) the shared memory
+ * @dev: the handle
+ * @offset: first byte to map; need not be page aligned
+ * @length: bytes to map; 0 means up to the end of the memory
+ * @mode: memory type (see enum ivshmem_map_mode)
+ * @addr: set to the address of byte @offset on success
+ *
+ * The mapping is shared and readable and writable (or read-only where the
+ * device was opened read-only).  It stays valid after ivshmem_close() and
+ * ends with ivshmem_unmap().  On the character device the memory type is
+ * chosen per mapping; the device's driver may refuse a type.  If the
+ * device goes away (hot-unplug), the driver takes the pages away and
+ * touching them raises SIGBUS.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL when @offset/@length reach past the end or @mode is
+ * unknown; -EOPNOTSUPP when the backend cannot map with @mode (only
+ * write-back on the host and UIO backends; only uncached or
+ * write-combining through sysfs); -ENODEV when the device was removed;
+ * -ENOMEM; another negative errno from mmap().
+ */
+int ivshmem_map(struct ivshmem *dev, uint64_t offset, size_t length,
+		enum ivshmem_map_mode mode, void **addr);
+
+/**
+ * ivshmem_unmap() - undo ivshmem_map()
+ * @addr: the address ivshmem_map() gave
+ * @length: the length given to ivshmem_map() (after replacing 0 by the
+ *          length that meant)
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0, or -EINVAL for an address that cannot have come from
+ * ivshmem_map().
+ */
+int ivshmem_unmap(void *addr, size_t length);
+
+/**
+ * ivshmem_ring() - ring a peer's doorbell
+ * @dev: the handle
+ * @peer: the peer's ID (0..65535); ringing one's own ID is allowed
+ * @vector: the peer's vector to interrupt
+ *
+ * A ring is a notification, not a message: rings that arrive before the
+ * peer consumed the previous one are counted together.  In a guest, the
+ * device cannot tell whether the peer exists: rings to an absent peer, or
+ * to a vector the peer does not have, are silently dropped by QEMU.  The
+ * host backend knows the peers and says so.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL when @peer > 65535 or @vector > 65535 (or, where the
+ * device tells, beyond what it can ring: QEMU's doorbell register carries
+ * only 8 bits of vector); -EOPNOTSUPP when the device has no doorbell;
+ * -ENXIO (host backend) when @peer is not connected to the server or
+ * has no vector @vector; -ENODEV when the device was removed; another
+ * negative errno.
+ */
+int ivshmem_ring(struct ivshmem *dev, unsigned int peer, unsigned int vector);
+
+/**
+ * ivshmem_vector_fd() - descriptor that becomes readable when a vector
+ * is rung
+ * @dev: the handle
+ * @vector: own vector, < ivshmem_vectors()
+ *
+ * For use with poll()/epoll: the descriptor polls readable (POLLIN) while
+ * rings of @vector are pending.  Consume them with ivshmem_vector_ack()
+ * (do not read() it yourself: the format depends on the backend).  The
+ * descriptor belongs to the handle: do not close it.  On the character
+ * device backend the first call for a vector creates an eventfd and binds
+ * it to the vector; rings before that are not seen.  On the UIO backend
+ * all vectors share one descriptor (the UIO device's) when the driver
+ * cannot tell them apart.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the descriptor (>= 0); -EINVAL for a vector out of range;
+ * -EOPNOTSUPP when the backend has no interrupts; -ENODEV when the
+ * device was removed; another negative errno.
+ */
+int ivshmem_vector_fd(struct ivshmem *dev, unsigned int vector);
+
+/**
+ * ivshmem_vector_ack() - consume the pending rings of a vector
+ * @dev: the handle
+ * @vector: own vector
+ * @count: set to the number of rings consumed (may be NULL)
+ *
+ * Does not block.
+ *
+ * Thread safety: safe; when several threads consume the same vector each
+ * ring is seen by one of them.
+ *
+ * Return: 0 when rings were pending; -EAGAIN when none were; the errors
+ * of ivshmem_vector_fd().
+ */
+int ivshmem_vector_ack(struct ivshmem *dev, unsigned int vector, uint64_t *count);
+
+/**
+ * ivshmem_wait() - wait until one of some vectors is rung
+ * @dev: the handle
+ * @vectors: the vectors to wait for; NULL for all vectors
+ * @nvectors: number of entries of @vectors (ignored when it is NULL)
+ * @timeout_ms: how long to wait at most, in milliseconds; negative waits
+ *              without limit, 0 only looks
+ * @ev: set to the vector rung and its count on success
+ *
+ * Consumes the rings of one vector and returns.  When several vectors are
+ * pending, successive calls take turns among them.  On the host backend
+ * this also processes the server's messages meanwhile (as
+ * ivshmem_dispatch() does), so the peer table stays current.
+ *
+ * Thread safety: safe; several threads may wait on the same handle (each
+ * ring wakes one of them, or more, of which one gets it and the others go
+ * on waiting).
+ *
+ * Return: 0; -ETIMEDOUT when nothing arrived in time; -EINTR when a signal
+ * interrupted the wait; -EINVAL for a vector out of range; -EOPNOTSUPP
+ * when the backend has no interrupts; -ENODEV when the device was
+ * removed; -ECONNRESET (host backend) when the server closed the
+ * connection; another negative errno.
+ */
+int ivshmem_wait(struct ivshmem *dev, const unsigned int *vectors,
+		 unsigned int nvectors, int timeout_ms, struct ivshmem_irq *ev);
+
+/**
+ * ivshmem_fd() - descriptor that signals news about the handle
+ * @dev: the handle
+ *
+ * On the host backend this is the server connection: when it polls
+ * readable, call ivshmem_dispatch() to take in peers that came and went.
+ * Other backends have no such news.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the descriptor (owned by the handle), or -EOPNOTSUPP.
+ */
+int ivshmem_fd(struct ivshmem *dev);
+
+/**
+ * ivshmem_dispatch() - process the server's pending messages
+ * @dev: the handle
+ *
+ * Does not block.  Updates the peer table (ivshmem_peers()) with the
+ * peers that connected and disconnected.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the number of peers added or removed (>= 0); -ECONNRESET once
+ * the server has closed the connection (stop polling ivshmem_fd() then:
+ * it stays readable; rings to the peers known so far still work);
+ * -EPROTO when the server broke the protocol; -EOPNOTSUPP on backends
+ * other than the host one.
+ */
+int ivshmem_dispatch(struct ivshmem *dev);
+
+/**
+ * ivshmem_peers() - the other peers currently connected to the server
+ * @dev: the handle (host backend)
+ * @ids: filled with up to @max peer IDs, in ascending order (may be NULL
+ *       when @max is 0)
+ * @max: room in @ids
+ *
+ * Own ID is not included.  The table is as of the last ivshmem_dispatch()
+ * or ivshmem_wait().
+ *
+ * Thread safety: safe.
+ *
+ * Return: the number of peers (which may exceed @max: call again with more
+ * room); -EOPNOTSUPP on backends that cannot know the peers (a guest's
+ * device cannot).
+ */
+int ivshmem_peers(struct ivshmem *dev, unsigned int *ids, unsigned int max);
+
+/**
+ * struct ivshmem_devinfo - one ivshmem device found by ivshmem_list()
+ * @path:       what to give ivshmem_open(): "/dev/ivshmemN", "/dev/uioN",
+ *              or the PCI device's sysfs directory when no driver offers
+ *              a device node
+ * @pci:        PCI address, "0000:00:04.0"
+ * @driver:     driver bound to the PCI function ("ivshmem", "uio_ivshmem",
+ *              "uio_pci_generic", ...), "" for none
+ * @kind:       "doorbell" (has MSI-X, talks to a server) or "plain"
+ * @irq:        interrupt mode: "msix" when the driver has MSI-X enabled,
+ *              "none" otherwise
+ * @size:       shared memory size in bytes
+ * @id:         own VM ID, or -1 when unknown or not applicable
+ * @vectors:    interrupt vectors of the device (MSI-X table size), 0 for
+ *              plain devices
+ * @revision:   PCI revision (1 for current QEMU)
+ *
+ * Fields may be added at the end in later versions; the library allocates
+ * these, never the caller.
+ */
+struct ivshmem_devinfo {
+	const char *path;
+	const char *pci;
+	const char *driver;
+	const char *kind;
+	const char *irq;
+	uint64_t size;
+	int id;
+	unsigned int vectors;
+	unsigned int revision;
+};
+
+/**
+ * ivshmem_list() - find the ivshmem devices of this system
+ * @list: set to a NULL-terminated array of devices, in PCI address order;
+ *        free it with ivshmem_list_free()
+ *
+ * Uses libudev (which reads sysfs; no udev daemon is needed).  Every PCI
+ * function 1af4:1110 is listed, whichever driver has it.  The VM ID comes
+ * from the driver (the character device's sysfs attribute) or, for root,
+ * from the device's IVPosition register.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the number of devices (>= 0; with an empty list on a system
+ * without any), or -ENOMEM or another negative errno.
+ */
+int ivshmem_list(struct ivshmem_devinfo ***list);
+
+/**
+ * ivshmem_list_free() - free what ivshmem_list() returned
+ * @list: the array, or NULL
+ *
+ * Thread safety: safe.
+ */
+void ivshmem_list_free(struct ivshmem_devinfo **list);
+
+/**
+ * ivshmem_strerror() - describe an error
+ * @err: a negative errno returned by this library (a positive one is
+ *       accepted too)
+ *
+ * Gives the system's description of the errno, or a more precise one for
+ * the errors that mean something particular here (for example -ENXIO:
+ * "peer not connected").
+ *
+ * Thread safety: safe; the string is static.
+ *
+ * Return: a string that is never NULL.
+ */
+const char *ivshmem_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBIVSHMEM_H */

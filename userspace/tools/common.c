@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * common.c - helpers of the ivshmem tools
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+const char *tool_name = "ivshmem";
+
+void tool_init(int argc, char **argv)
+{
+	const char *slash;
+
+	if (argc > 0 && argv[0] && *argv[0]) {
+		slash = strrchr(argv[0], '/');
+		tool_name = slash ? slash + 1 : argv[0];
+	}
+}
+
+static void vsay(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", tool_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void tool_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+void tool_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	exit(EXIT_FAILURE);
+}
+
+void tool_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", tool_name);
+	exit(EXIT_USAGE);
+}
+
+uint64_t tool_number(const char *opt, const char *arg, uint64_t max, bool suffixes)
+{
+	const char *p = arg;
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!isdigit((unsigned char)*p))
+		goto bad;
+	errno = 0;
+	v = strtoull(p, &end, 0);
+	if (errno == ERANGE)
+		goto range;
+	if (errno || end == p)
+		goto bad;
+	if (suffixes && *end) {
+		const char *units = "KMGT";
+		const char *u = strchr(units, toupper((unsigned char)*end));
+
+		if (!u)
+			goto bad;
+		shift = 10 * (unsigned int)(u - units + 1);
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+	}
+	if (*end)
+		goto bad;
+	if (shift && v > (UINT64_MAX >> shift))
+		goto range;
+	v <<= shift;
+	if (v > max)
+		goto range;
+	return v;
+bad:
+	tool_usage("%s: '%s' is not a number in 0..%" PRIu64 "%s", opt, arg, max,
+		   suffixes ? " (K, M, G, T suffixes allowed)" : "");
+range:
+	tool_usage("%s: '%s' is out of range (0..%" PRIu64 ")", opt, arg, max);
+}
+
+enum ivshmem_map_mode tool_map_mode(const char *arg)
+{
+	static const char *const names[] = { "default", "wb", "wc", "uc" };
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(arg, names[i]) == 0)
+			return (enum ivshmem_map_mode)i;
+	tool_usage("--cache: '%s' is not one of default, wb, wc, uc", arg);
+}
+
+const char *tool_device_arg(const char *opt_device, int argc, char **argv, int optind)
+{
+	if (optind < argc - 1)
+		tool_usage("too many arguments: '%s'", argv[optind + 1]);
+	if (optind == argc - 1) {
+		if (opt_device)
+			tool_usage("the device is given twice: '%s' and '%s'", opt_device,
+				   argv[optind]);
+		return argv[optind];
+	}
+	return opt_device;
+}
+
+struct ivshmem *tool_open(const char *device)
+{
+	struct ivshmem *dev;
+	int ret;
+
+	if (!device || !*device)
+		device = getenv("IVSHMEM_DEVICE");
+	if (device && !*device)
+		device = NULL;
+	ret = ivshmem_open(device, &dev);
+	if (ret == 0)
+		return dev;
+	if (!device && ret == -ENODEV)
+		tool_fail("no ivshmem device found (give one with --device)");
+	if (!device)
+		tool_fail("cannot find a device: %s", ivshmem_strerror(ret));
+	if (ret == -EINVAL)
+		tool_fail("%s: not a device: expected /dev/ivshmemN, an index, a PCI address, "
+			  "/dev/uioN or unix:PATH", device);
+	tool_fail("%s: cannot open: %s", device, ivshmem_strerror(ret));
+}
+
+const char *tool_human_size(uint64_t size, char *buf, unsigned int len)
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	unsigned int u = 0;
+	uint64_t whole = size;
+
+	while (u < 4 && whole >= 1024 && whole % 1024 == 0) {
+		whole /= 1024;
+		u++;
+	}
+	if (u || size < 1024) {
+		snprintf(buf, len, "%" PRIu64 " %s", whole, units[u]);
+	} else {
+		double v = (double)size;
+
+		while (u < 4 && v >= 1024) {
+			v /= 1024;
+			u++;
+		}
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	}
+	return buf;
+}
+
+int64_t tool_now_ms(void)
+{
+	return (int64_t)(tool_now_ns() / 1000000);
+}
+
+uint64_t tool_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

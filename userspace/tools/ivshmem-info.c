@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ivshmem-info - list ivshmem devices, or describe one (and, for a host
+ * peer, the server's other peers)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static void help(void)
+{
+	printf("Usage: %s [--json] [DEVICE]\n"
+	       "List the ivshmem devices of this system, or describe one.\n"
+	       "\n"
+	       "  -d, --device=DEVICE   describe only this device: /dev/ivshmemN, an\n"
+	       "                        index N, a PCI address, /dev/uioN, a PCI\n"
+	       "                        device's sysfs directory, or\n"
+	       "                        unix:/path/to/server.sock to join that server as\n"
+	       "                        a peer and list the peers connected to it\n"
+	       "                        (default: $IVSHMEM_DEVICE, else every device)\n"
+	       "  -j, --json            print JSON: {\"devices\": [{...}, ...]}\n"
+	       "  -h, --help            show this help\n"
+	       "\n"
+	       "Exit status: 0 success, 1 failure (or no device), 2 bad usage.\n", tool_name);
+}
+
+/* One device, as much as is known about it. */
+struct row {
+	const char *path;
+	const char *backend;
+	const char *pci;
+	const char *driver;
+	const char *kind;
+	const char *irq;
+	uint64_t size;
+	int id;
+	unsigned int vectors;
+	int revision;		/* -1: unknown */
+	unsigned int *peers;	/* host backend only */
+	int npeers;		/* -1: not applicable */
+};
+
+static const char *backend_of_path(const char *path)
+{
+	if (strncmp(path, "/dev/uio", 8) == 0)
+		return "uio";
+	if (strncmp(path, "/sys/", 5) == 0)
+		return "sysfs";
+	return "char";
+}
+
+static void row_from_info(struct row *r, const struct ivshmem_devinfo *d)
+{
+	*r = (struct row){
+		.path = d->path, .backend = backend_of_path(d->path), .pci = d->pci,
+		.driver = d->driver, .kind = d->kind, .irq = d->irq, .size = d->size,
+		.id = d->id, .vectors = d->vectors, .revision = (int)d->revision,
+		.npeers = -1,
+	};
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void json_row(const struct row *r)
+{
+	printf("{\"path\": ");
+	json_string(r->path);
+	printf(", \"backend\": ");
+	json_string(r->backend);
+	printf(", \"pci\": ");
+	if (r->pci)
+		json_string(r->pci);
+	else
+		printf("null");
+	printf(", \"driver\": ");
+	if (r->driver)
+		json_string(r->driver);
+	else
+		printf("null");
+	printf(", \"kind\": ");
+	json_string(r->kind);
+	printf(", \"size\": %" PRIu64, r->size);
+	if (r->id >= 0)
+		printf(", \"id\": %d", r->id);
+	else
+		printf(", \"id\": null");
+	printf(", \"vectors\": %u, \"interrupts\": ", r->vectors);
+	json_string(r->irq);
+	if (r->revision >= 0)
+		printf(", \"revision\": %d", r->revision);
+	if (r->npeers >= 0) {
+		printf(", \"peers\": [");
+		for (int i = 0; i < r->npeers; i++)
+			printf("%s%u", i ? ", " : "", r->peers[i]);
+		printf("]");
+	}
+	printf("}");
+}
+
+static void print_json(const struct row *rows, int n)
+{
+	printf("{\"devices\": [");
+	for (int i = 0; i < n; i++) {
+		printf("%s\n  ", i ? "," : "");
+		json_row(&rows[i]);
+	}
+	printf("%s]}\n", n ? "\n" : "");
+}
+
+static void print_table(const struct row *rows, int n)
+{
+	int wp = (int)strlen("DEVICE"), wc = (int)strlen("PCI"), wd = (int)strlen("DRIVER");
+	char size[32], id[16];
+
+	for (int i = 0; i < n; i++) {
+		int l = (int)strlen(rows[i].path);
+
+		wp = l > wp ? l : wp;
+		l = (int)strlen(rows[i].pci ? rows[i].pci : "-");
+		wc = l > wc ? l : wc;
+		l = (int)strlen(rows[i].driver && *rows[i].driver ? rows[i].driver : "-");
+		wd = l > wd ? l : wd;
+	}
+	printf("%-*s  %-*s  %-*s  %-8s  %10s  %5s  %7s  %s\n", wp, "DEVICE", wc, "PCI", wd,
+	       "DRIVER", "KIND", "SIZE", "ID", "VECTORS", "INTERRUPTS");
+	for (int i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+
+		if (r->id >= 0)
+			snprintf(id, sizeof(id), "%d", r->id);
+		else
+			snprintf(id, sizeof(id), "-");
+		printf("%-*s  %-*s  %-*s  %-8s  %10s  %5s  %7u  %s\n", wp, r->path, wc,
+		       r->pci ? r->pci : "-", wd, r->driver && *r->driver ? r->driver : "-",
+		       r->kind, tool_human_size(r->size, size, sizeof(size)), id, r->vectors,
+		       r->irq);
+	}
+}
+
+static void print_one(const struct row *r)
+{
+	char size[32];
+
+	printf("device:     %s\n", r->path);
+	printf("backend:    %s\n", r->backend);
+	if (r->pci)
+		printf("pci:        %s\n", r->pci);
+	if (r->driver)
+		printf("driver:     %s\n", *r->driver ? r->driver : "(none)");
+	printf("kind:       %s\n", r->kind);
+	printf("size:       %" PRIu64 " (%s)\n", r->size,
+	       tool_human_size(r->size, size, sizeof(size)));
+	if (r->id >= 0)
+		printf("id:         %d\n", r->id);
+	else
+		printf("id:         (none)\n");
+	printf("vectors:    %u\n", r->vectors);
+	printf("interrupts: %s\n", r->irq);
+	if (r->revision >= 0)
+		printf("revision:   %d\n", r->revision);
+	if (r->npeers >= 0) {
+		printf("peers:     ");
+		if (!r->npeers)
+			printf(" (none)");
+		for (int i = 0; i < r->npeers; i++)
+			printf(" %u", r->peers[i]);
+		printf("\n");
+	}
+}
+
+/* Describe an opened device; what the handle does not know comes from the list. */
+static void describe_open(struct ivshmem *dev, struct row *r, struct ivshmem_devinfo **list)
+{
+	enum ivshmem_backend b = ivshmem_backend(dev);
+	const char *path = ivshmem_path(dev);
+	int n;
+
+	*r = (struct row){
+		.path = path, .backend = ivshmem_backend_name(b),
+		.kind = ivshmem_can_ring(dev) ? "doorbell" : "plain",
+		.irq = ivshmem_vectors(dev) ? (b == IVSHMEM_BACKEND_HOST ? "eventfd" : "msix") :
+		       "none",
+		.size = ivshmem_size(dev), .id = ivshmem_id(dev),
+		.vectors = ivshmem_vectors(dev), .revision = -1, .npeers = -1,
+	};
+	if (r->id < 0)
+		r->id = -1;
+	if (b == IVSHMEM_BACKEND_HOST) {
+		n = ivshmem_peers(dev, NULL, 0);
+		if (n < 0)
+			tool_fail("%s: peers: %s", path, ivshmem_strerror(n));
+		r->peers = calloc((size_t)n + 1, sizeof(*r->peers));
+		if (!r->peers)
+			tool_fail("out of memory");
+		r->npeers = ivshmem_peers(dev, r->peers, (unsigned int)n);
+		if (r->npeers > n)
+			r->npeers = n;
+		return;
+	}
+	for (int i = 0; list && list[i]; i++) {
+		char a[PATH_MAX], c[PATH_MAX];
+
+		if (!realpath(list[i]->path, a) || !realpath(path, c) || strcmp(a, c) != 0)
+			continue;
+		r->pci = list[i]->pci;
+		r->driver = list[i]->driver;
+		r->irq = list[i]->irq;
+		r->revision = (int)list[i]->revision;
+		break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ivshmem_devinfo **list = NULL;
+	const char *device = NULL;
+	bool json = false;
+	struct row *rows;
+	int c, n;
+
+	tool_init(argc, argv);
+	while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'd':
+			device = optarg;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			tool_usage("unknown option");
+		}
+	}
+	device = tool_device_arg(device, argc, argv, optind);
+	if (!device || !*device)
+		device = getenv("IVSHMEM_DEVICE");
+	if (device && !*device)
+		device = NULL;
+
+	if (device) {
+		struct ivshmem *dev = tool_open(device);
+		struct row r;
+
+		if (ivshmem_backend(dev) != IVSHMEM_BACKEND_HOST && ivshmem_list(&list) < 0)
+			list = NULL;
+		describe_open(dev, &r, list);
+		if (json)
+			print_json(&r, 1);
+		else
+			print_one(&r);
+		free(r.peers);
+		ivshmem_list_free(list);
+		ivshmem_close(dev);
+		return 0;
+	}
+
+	n = ivshmem_list(&list);
+	if (n < 0)
+		tool_fail("cannot list devices: %s", ivshmem_strerror(n));
+	rows = calloc((size_t)n + 1, sizeof(*rows));
+	if (!rows)
+		tool_fail("out of memory");
+	for (int i = 0; i < n; i++)
+		row_from_info(&rows[i], list[i]);
+	if (json)
+		print_json(rows, n);
+	else if (n)
+		print_table(rows, n);
+	free(rows);
+	ivshmem_list_free(list);
+	if (!n)
+		tool_fail("no ivshmem device found");
+	return 0;
+}
