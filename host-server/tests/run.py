@@ -683,7 +683,7 @@ def memfd_backing(tmp):
 
 @test
 def dir_backing(tmp):
-    """-m DIR: an unlinked file in the directory, nothing left in it"""
+    """-m DIR: an unlinked file in the directory (huge page size on hugetlbfs)"""
     d = os.path.join(tmp, 'hugedir')
     os.mkdir(d)
     srv = Server(tmp, args=['-m', d], size='64K', shm=False)
@@ -696,10 +696,26 @@ def dir_backing(tmp):
         a.close()
     finally:
         srv.stop()
-    mounts = open('/proc/mounts').read().split('\n')
-    huge = [m.split()[1] for m in mounts if len(m.split()) > 2 and m.split()[2] == 'hugetlbfs']
-    if not huge:
-        print('# no hugetlbfs mounted: huge page rounding not exercised')
+    # On hugetlbfs the size is rounded up to the huge page size.
+    huge = os.path.join(tmp, 'huge')
+    os.mkdir(huge)
+    if subprocess.run(['mount', '-t', 'hugetlbfs', 'none', huge],
+                      capture_output=True).returncode != 0:
+        print('# cannot mount hugetlbfs: huge page rounding not exercised')
+        return
+    try:
+        page = os.statvfs(huge).f_bsize
+        srv = Server(tmp, args=['-m', huge], size='4K', shm=False)
+        try:
+            a = srv.peer().handshake()
+            check(a.memory_size == page, 'hugetlbfs: 4K gave %d bytes, page %d' %
+                  (a.memory_size, page))
+            a.close()
+        finally:
+            srv.stop()
+        check(os.listdir(huge) == [], 'files left on hugetlbfs')
+    finally:
+        subprocess.run(['umount', huge])
 
 
 @test
