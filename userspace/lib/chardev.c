@@ -3,9 +3,10 @@
  * chardev.c - the character device backend: /dev/ivshmemN of the ivshmem
  * driver, through the ioctls of <linux/ivshmem.h>
  *
- * Waiting uses one eventfd per vector, made and bound the first time the
- * vector is asked for; the device file itself is watched for the hangup
- * that tells the device was removed.
+ * Waiting uses one eventfd per vector, bound when the device is opened so
+ * that no interrupt after ivshmem_open() is missed (one that cannot be
+ * bound then is bound when first asked for); the device file itself is
+ * watched for the hangup that tells the device was removed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -186,6 +187,8 @@ int ivshmem_char_open(const char *node, struct ivshmem **out)
 	}
 	for (unsigned int i = 0; i < c->dev.vectors; i++)
 		c->efd[i] = -1;
+	for (unsigned int i = 0; i < c->dev.vectors; i++)
+		char_vector_fd(&c->dev, i);
 	c->dev.watch_fd = c->fd;
 	c->dev.watch_events = 0;	/* only the hangup of a removed device */
 	*out = &c->dev;

@@ -500,7 +500,7 @@ IVSHMEM_EXPORT const char *ivshmem_strerror(int err)
 	case 0:
 		return "Success";
 	case ENODEV:
-		return "No such ivshmem device (or it was removed)";
+		return "Not an ivshmem device, or it was removed";
 	case ENODATA:
 		return "Device has no peer ID (no doorbell or no server)";
 	case ENXIO:

@@ -297,11 +297,11 @@ int ivshmem_ring(struct ivshmem *dev, unsigned int peer, unsigned int vector);
  * For use with poll()/epoll: the descriptor polls readable (POLLIN) while
  * rings of @vector are pending.  Consume them with ivshmem_vector_ack()
  * (do not read() it yourself: the format depends on the backend).  The
- * descriptor belongs to the handle: do not close it.  On the character
- * device backend the first call for a vector creates an eventfd and binds
- * it to the vector; rings before that are not seen.  On the UIO backend
- * all vectors share one descriptor (the UIO device's) when the driver
- * cannot tell them apart.
+ * descriptor belongs to the handle: do not close it.  Every ring that
+ * arrives after ivshmem_open() returned is seen (on the character device,
+ * the handle binds an eventfd to each vector when it opens).  On the UIO
+ * backend all vectors share one descriptor (the UIO device's) when the
+ * driver cannot tell them apart.
  *
  * Thread safety: safe.
  *

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,10 +57,11 @@ void tool_usage(const char *fmt, ...)
 {
 	va_list ap;
 
+	fprintf(stderr, "%s: ", tool_name);
 	va_start(ap, fmt);
-	vsay(fmt, ap);
+	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "Try '%s --help' for more information.\n", tool_name);
+	fprintf(stderr, " (see %s --help)\n", tool_name);
 	exit(EXIT_USAGE);
 }
 
@@ -106,6 +108,17 @@ bad:
 		   suffixes ? " (K, M, G, T suffixes allowed)" : "");
 range:
 	tool_usage("%s: '%s' is out of range (0..%" PRIu64 ")", opt, arg, max);
+}
+
+void tool_bad_option(int c, char **argv, int idx)
+{
+	const char *arg = idx > 0 ? argv[idx - 1] : "?";
+
+	if (c == ':')
+		tool_usage("option '%s' needs a value", arg);
+	if (optopt && optopt < 256 && !(arg[0] == '-' && arg[1] == '-'))
+		tool_usage("unknown option '-%c'", optopt);
+	tool_usage("unknown option '%s'", arg);
 }
 
 enum ivshmem_map_mode tool_map_mode(const char *arg)

@@ -21,9 +21,17 @@ extern const char *tool_name;
 
 void tool_init(int argc, char **argv);
 
-/* "tool: message", then exit 1 (tool_fail) or 2 with a --help hint (tool_usage). */
+/*
+ * "tool: message", then exit 1 (tool_fail), or 2 with a pointer to --help
+ * on the same line (tool_usage).
+ */
 __attribute__((noreturn, format(printf, 1, 2))) void tool_fail(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void tool_usage(const char *fmt, ...);
+/*
+ * Usage error for what getopt_long() returned as @c ('?' or ':', with
+ * opterr = 0 and an optstring starting with ':'); @idx is optind.
+ */
+__attribute__((noreturn)) void tool_bad_option(int c, char **argv, int idx);
 /* "tool: message" without exiting */
 __attribute__((format(printf, 1, 2))) void tool_warn(const char *fmt, ...);
 

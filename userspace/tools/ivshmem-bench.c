@@ -479,7 +479,8 @@ int main(int argc, char **argv)
 	int c, ret;
 
 	tool_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "Rp:v:n:o:s:t:jd:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":Rp:v:n:o:s:t:jd:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'R':
 			o.respond = true;
@@ -525,7 +526,7 @@ int main(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			tool_usage("unknown option");
+			tool_bad_option(c, argv, optind);
 		}
 	}
 	device = tool_device_arg(device, argc, argv, optind);

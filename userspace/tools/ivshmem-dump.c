@@ -158,7 +158,8 @@ int main(int argc, char **argv)
 	int c, ret;
 
 	tool_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "o:l:wrad:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:l:wrad:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			offset = tool_number("--offset", optarg, INT64_MAX, true);
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			tool_usage("unknown option");
+			tool_bad_option(c, argv, optind);
 		}
 	}
 	device = tool_device_arg(device, argc, argv, optind);

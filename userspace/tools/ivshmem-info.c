@@ -246,7 +246,8 @@ int main(int argc, char **argv)
 	int c, n;
 
 	tool_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jd:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -258,7 +259,7 @@ int main(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			tool_usage("unknown option");
+			tool_bad_option(c, argv, optind);
 		}
 	}
 	device = tool_device_arg(device, argc, argv, optind);

@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 	int c;
 
 	tool_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "p:v:c:i:d:Vh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:v:c:i:d:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			peer = tool_number("--peer", optarg, IVSHMEM_MAX_PEER, false);
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			tool_usage("unknown option");
+			tool_bad_option(c, argv, optind);
 		}
 	}
 	device = tool_device_arg(device, argc, argv, optind);

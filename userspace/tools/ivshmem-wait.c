@@ -73,7 +73,8 @@ int main(int argc, char **argv)
 	int c, ret;
 
 	tool_init(argc, argv);
-	while ((c = getopt_long(argc, argv, "v:t:c:d:Vh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":v:t:c:d:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			add_vectors(&vectors, &nvectors, optarg);
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
 			help();
 			return 0;
 		default:
-			tool_usage("unknown option");
+			tool_bad_option(c, argv, optind);
 		}
 	}
 	device = tool_device_arg(device, argc, argv, optind);
