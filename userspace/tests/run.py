@@ -1,0 +1,662 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Host tests of libivshmem and the ivshmem tools (make -C userspace check).
+
+Everything runs against the project's own ivshmem-server (host-server/),
+with the library, the tools and the test programs built under ASan and
+UBSan (build-asan/).  Prints TAP; exits 1 on any failure.  Tests that need
+the server are skipped, with the reason, while it is not built.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+USERSPACE = os.path.dirname(HERE)
+TOP = os.path.dirname(USERSPACE)
+ASAN = os.path.join(USERSPACE, 'build-asan')
+TOOLS = ['ivshmem-info', 'ivshmem-ring', 'ivshmem-wait', 'ivshmem-dump', 'ivshmem-bench']
+SANITIZER_RE = re.compile(r'AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehavior')
+ENV = dict(os.environ,
+           ASAN_OPTIONS='detect_leaks=1:abort_on_error=0:exitcode=99',
+           UBSAN_OPTIONS='halt_on_error=1:print_stacktrace=1:exitcode=99',
+           LC_ALL='C')
+ENV.pop('IVSHMEM_DEVICE', None)
+
+
+class Tap:
+    def __init__(self):
+        self.n = self.failed = 0
+        self.sanitizer = []
+
+    def ok(self, cond, name, detail=''):
+        self.n += 1
+        print('%s %d - %s' % ('ok' if cond else 'not ok', self.n, name), flush=True)
+        if not cond:
+            self.failed += 1
+            for line in str(detail).splitlines()[-30:]:
+                print('#   ' + line, flush=True)
+        return cond
+
+    def skip(self, name, why):
+        self.n += 1
+        print('ok %d - %s # SKIP %s' % (self.n, name, why), flush=True)
+
+    def diag(self, text):
+        for line in str(text).splitlines():
+            print('# ' + line, flush=True)
+
+
+tap = Tap()
+
+
+def note_sanitizer(what, text):
+    if text and SANITIZER_RE.search(text):
+        tap.sanitizer.append('%s:\n%s' % (what, text[-3000:]))
+
+
+def tool(name):
+    return os.path.join(ASAN, 'tools', name)
+
+
+def run(cmd, input=None, timeout=60, env=None):
+    p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout,
+                       env=env or ENV)
+    out = p.stdout.decode(errors='replace')
+    err = p.stderr.decode(errors='replace')
+    note_sanitizer(' '.join(cmd), err)
+    return p.returncode, out, err
+
+
+def start(cmd, env=None):
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env or ENV)
+
+
+def finish(proc, timeout=30):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    err = err.decode(errors='replace')
+    note_sanitizer(' '.join(proc.args), err)
+    return proc.returncode, out.decode(errors='replace'), err
+
+
+def read_line(stream, timeout=10):
+    """One line from a pipe, or '' after the timeout."""
+    result = []
+    t = threading.Thread(target=lambda: result.append(stream.readline()))
+    t.daemon = True
+    t.start()
+    t.join(timeout)
+    return result[0].decode(errors='replace') if result else ''
+
+
+def one_line(err):
+    return len(err.strip().splitlines()) == 1
+
+
+class Server:
+    """Our ivshmem-server in the foreground, on a socket in a temp dir."""
+
+    def __init__(self, binary, workdir, name, vectors=4, size='1M'):
+        self.sock = os.path.join(workdir, name + '.sock')
+        self.spec = 'unix:' + self.sock
+        self.log = open(os.path.join(workdir, name + '.log'), 'w+')
+        self.proc = subprocess.Popen([binary, '-F', '-S', self.sock, '--memfd', '-l', size,
+                                      '-n', str(vectors)], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=ENV)
+        deadline = time.time() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError('server did not start: ' + self.output())
+            time.sleep(0.02)
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.log.closed:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        note_sanitizer('ivshmem-server', self.output())
+        self.log.close()
+
+
+def server_binary():
+    for name in ('ivshmem-server-asan', 'ivshmem-server'):
+        path = os.path.join(TOP, 'host-server', name)
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+# ------------------------------------------------------------------ static
+
+def public_functions():
+    with open(os.path.join(USERSPACE, 'lib', 'libivshmem.h')) as f:
+        text = f.read()
+    text = re.sub(r'/\*.*?\*/', '', text, flags=re.S)
+    return sorted(set(re.findall(r'\b(ivshmem_[a-z_]+)\s*\(', text)))
+
+
+def test_header_and_symbols():
+    lib = os.path.join(USERSPACE, 'lib')
+    for std, extra in (('c11', ['-Wall', '-Wextra', '-Werror', '-pedantic-errors']),
+                       ('c99', ['-Wall', '-Wextra', '-Werror', '-pedantic-errors'])):
+        rc, _, err = run(['cc', '-std=' + std, '-x', 'c', '-fsyntax-only', '-I', lib] + extra +
+                         ['-'], input=b'#include <libivshmem.h>\n')
+        tap.ok(rc == 0, 'libivshmem.h compiles alone (-std=%s -pedantic)' % std, err)
+    rc, _, err = run(['cc', '-std=c11', '-Wall', '-Werror', '-x', 'c', '-fsyntax-only',
+                      '-I', lib, '-I', os.path.join(TOP, 'uapi'), '-'],
+                     input=b'#include <linux/ivshmem.h>\n#include <libivshmem.h>\n')
+    tap.ok(rc == 0, 'libivshmem.h and linux/ivshmem.h go together in one program', err)
+    if shutil.which('c++'):
+        rc, _, err = run(['c++', '-Wall', '-Werror', '-x', 'c++', '-fsyntax-only', '-I', lib,
+                          '-'], input=b'#include <libivshmem.h>\n')
+        tap.ok(rc == 0, 'libivshmem.h compiles as C++', err)
+    else:
+        tap.skip('libivshmem.h compiles as C++', 'no C++ compiler')
+
+    so = os.path.join(lib, 'libivshmem.so.1')
+    rc, out, _ = run(['readelf', '-d', so])
+    tap.ok('Library soname: [libivshmem.so.1]' in out, 'SONAME is libivshmem.so.1', out)
+    rc, out, _ = run(['nm', '-D', '--defined-only', so])
+    exported = sorted(set(re.sub(r'@.*', '', line.split()[-1]) for line in out.splitlines()
+                          if line.split()[-1] != 'LIBIVSHMEM_1'))
+    want = public_functions()
+    tap.ok(exported == want, 'the shared library exports exactly the header\'s functions',
+           'exported only: %s\nnot exported: %s' % (sorted(set(exported) - set(want)),
+                                                    sorted(set(want) - set(exported))))
+    tap.ok(all('@@LIBIVSHMEM_1' in line for line in out.splitlines() if 'ivshmem_' in line),
+           'every exported function is versioned LIBIVSHMEM_1', out)
+    rc, out, _ = run(['nm', '-g', '--defined-only', os.path.join(lib, 'libivshmem.a')])
+    glob_syms = sorted(set(line.split()[-1] for line in out.splitlines()
+                           if len(line.split()) == 3))
+    tap.ok(glob_syms == want, 'the static library has only the public names global',
+           'extra: %s' % sorted(set(glob_syms) - set(want)))
+
+
+def test_install(work):
+    """make install DESTDIR, then build the documented example with pkg-config."""
+    dest = os.path.join(work, 'dest')
+    p = subprocess.run(['make', '--no-print-directory', '-C', USERSPACE, 'install',
+                        'DESTDIR=' + dest], capture_output=True, text=True)
+    if not tap.ok(p.returncode == 0, 'make install DESTDIR=...', p.stdout + p.stderr):
+        return None
+    env = dict(ENV, PKG_CONFIG_SYSROOT_DIR=dest,
+               PKG_CONFIG_LIBDIR=os.path.join(dest, 'usr/local/lib/pkgconfig'))
+    p = subprocess.run(['pkg-config', '--cflags', '--libs', 'ivshmem'], env=env,
+                       capture_output=True, text=True)
+    if not tap.ok(p.returncode == 0, 'pkg-config --cflags --libs ivshmem', p.stderr):
+        return None
+    src = os.path.join(ASAN, 'tests', 'example.c')
+    exe = os.path.join(work, 'hello')
+    cc = subprocess.run(['cc', '-std=c11', '-Wall', '-Wextra', '-Werror', '-o', exe, src] +
+                        p.stdout.split(), capture_output=True, text=True)
+    tap.ok(cc.returncode == 0, 'the example builds with pkg-config against the installed library',
+           cc.stdout + cc.stderr)
+    p = subprocess.run(['pkg-config', '--static', '--libs', 'ivshmem'], env=env,
+                       capture_output=True, text=True)
+    libs = [a for a in p.stdout.split() if a != '-livshmem']
+    static = os.path.join(work, 'hello-static')
+    cc2 = subprocess.run(['cc', '-std=c11', '-Wall', '-Werror', '-o', static, src,
+                          '-I', os.path.join(dest, 'usr/local/include'),
+                          os.path.join(dest, 'usr/local/lib/libivshmem.a')] + libs,
+                         capture_output=True, text=True)
+    tap.ok(cc2.returncode == 0, 'the example links statically with libivshmem.a',
+           cc2.stdout + cc2.stderr)
+    rc, out, _ = run(['readelf', '-d', static])
+    tap.ok('libivshmem' not in out, 'the static build needs no libivshmem.so', out)
+    return (exe if cc.returncode == 0 else None,
+            static if cc2.returncode == 0 else None,
+            os.path.join(dest, 'usr/local/lib'))
+
+
+def test_man_pages():
+    if not shutil.which('man'):
+        tap.skip('man pages render without warnings', 'no man(1)')
+        return
+    for t in TOOLS:
+        page = os.path.join(USERSPACE, 'tools', 'man', t + '.1')
+        p = subprocess.run(['man', '--warnings', '-l', page], capture_output=True, text=True,
+                           env=dict(ENV, MANWIDTH='80', MANPAGER='cat', PAGER='cat'))
+        tap.ok(p.returncode == 0 and not p.stderr.strip() and t in p.stdout,
+               'man page of %s renders without warnings' % t, p.stderr)
+
+
+def test_usage():
+    for t in TOOLS:
+        rc, out, err = run([tool(t), '--help'])
+        lines = out.splitlines()
+        tap.ok(rc == 0 and lines and 'Usage:' in lines[0] and len(lines) <= 30 and
+               max(len(x) for x in lines) <= 80,
+               '%s --help exits 0 and fits a screen' % t, out + err)
+        rc, out, err = run([tool(t), '--no-such-option'])
+        tap.ok(rc == 2 and one_line(err) and '--no-such-option' in err,
+               '%s with an unknown option: one line, exit 2' % t, err)
+
+    ring = tool('ivshmem-ring')
+    for value, why in (('-1', 'not a number'), ('65536', 'out of range'),
+                       ('abc', 'not a number'), ('', 'not a number'), ('1x', 'not a number'),
+                       ('99999999999999999999999', 'out of range')):
+        rc, out, err = run([ring, '--peer', value, '--vector', '1', '-d', 'unix:/nonexistent'])
+        tap.ok(rc == 2 and one_line(err) and '--peer' in err and why in err,
+               'ivshmem-ring --peer %r: one line naming it, exit 2' % value, err)
+        rc, out, err = run([ring, '--peer', '1', '--vector', value, '-d', 'unix:/nonexistent'])
+        tap.ok(rc == 2 and one_line(err) and '--vector' in err and why in err,
+               'ivshmem-ring --vector %r: one line naming it, exit 2' % value, err)
+    rc, out, err = run([ring, '--vector', '1'])
+    tap.ok(rc == 2 and one_line(err) and '--peer is required' in err,
+           'ivshmem-ring without --peer: exit 2', err)
+    rc, out, err = run([ring, '--peer', '1', '--count', '0'])
+    tap.ok(rc == 2 and one_line(err), 'ivshmem-ring --count 0: exit 2', err)
+    rc, out, err = run([ring, '--peer'])
+    tap.ok(rc == 2 and one_line(err) and 'needs a value' in err,
+           'ivshmem-ring --peer without a value: exit 2', err)
+    rc, out, err = run([tool('ivshmem-wait'), '--vector', '1,x'])
+    tap.ok(rc == 2 and one_line(err) and '--vector' in err, 'ivshmem-wait --vector 1,x: exit 2',
+           err)
+    rc, out, err = run([tool('ivshmem-wait'), '--timeout', '-5'])
+    tap.ok(rc == 2 and one_line(err) and '--timeout' in err, 'ivshmem-wait --timeout -5: exit 2',
+           err)
+    rc, out, err = run([tool('ivshmem-dump'), '--offset', '1Q'])
+    tap.ok(rc == 2 and one_line(err) and '--offset' in err, 'ivshmem-dump --offset 1Q: exit 2',
+           err)
+    rc, out, err = run([tool('ivshmem-bench'), '--respond', '--peer', '1'])
+    tap.ok(rc == 2 and one_line(err), 'ivshmem-bench --respond --peer: exit 2', err)
+    rc, out, err = run([tool('ivshmem-info'), 'a', 'b'])
+    tap.ok(rc == 2 and one_line(err) and 'too many' in err, 'ivshmem-info a b: exit 2', err)
+
+
+def host_has_ivshmem():
+    for d in glob.glob('/sys/bus/pci/devices/*'):
+        try:
+            with open(d + '/vendor') as f, open(d + '/device') as g:
+                if f.read().strip() == '0x1af4' and g.read().strip() == '0x1110':
+                    return True
+        except OSError:
+            pass
+    return False
+
+
+def dead_socket(work):
+    """A socket file nobody listens on, as a crashed server leaves."""
+    path = os.path.join(work, 'dead.sock')
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()
+    return path
+
+
+def test_bad_devices(work):
+    dead = dead_socket(work)
+    cases = [
+        ('/dev/ivshmem99', 'cannot open: No such file or directory'),
+        ('99', 'cannot open: No such file or directory'),
+        ('bogus', 'not a device'),
+        ('/dev/null', 'Not an ivshmem device'),
+        ('unix:/nonexistent/server.sock', 'No such file or directory'),
+        ('unix:' + dead, 'No server is listening on the socket'),
+        ('unix:', 'not a device'),
+    ]
+    for t in ('ivshmem-ring', 'ivshmem-wait', 'ivshmem-info', 'ivshmem-dump', 'ivshmem-bench'):
+        args = ['--peer', '1'] if t == 'ivshmem-ring' else []
+        for spec, want in cases:
+            rc, out, err = run([tool(t)] + args + ['--device', spec], timeout=30)
+            tap.ok(rc == 1 and one_line(err) and want in err and spec in err,
+                   '%s --device %s: "%s", exit 1' % (t, spec, want), 'rc %d: %s' % (rc, err))
+    env = dict(ENV, IVSHMEM_DEVICE='/dev/ivshmem77')
+    rc, out, err = run([tool('ivshmem-wait')], env=env)
+    tap.ok(rc == 1 and '/dev/ivshmem77' in err, 'IVSHMEM_DEVICE is the default device', err)
+    if host_has_ivshmem():
+        tap.skip('no device at all: one clear line', 'this host has ivshmem devices')
+    else:
+        for t in ('ivshmem-ring', 'ivshmem-wait', 'ivshmem-info'):
+            args = ['--peer', '1'] if t == 'ivshmem-ring' else []
+            rc, out, err = run([tool(t)] + args)
+            tap.ok(rc == 1 and one_line(err) and 'no ivshmem device found' in err,
+                   '%s without any device: one line, exit 1' % t, err)
+        rc, out, err = run([tool('ivshmem-info'), '--json'])
+        tap.ok(rc == 1 and json.loads(out) == {'devices': []},
+               'ivshmem-info --json without devices: an empty list', out + err)
+    lht = os.path.join(ASAN, 'tests', 'lib_host_test')
+    for spec, errname in (('unix:/nonexistent/x.sock', 'ENOENT'), ('unix:' + dead,
+                                                                     'ECONNREFUSED'),
+                          ('nonsense', 'EINVAL'), ('/dev/null', 'ENODEV'),
+                          ('/dev/ivshmem4242', 'ENOENT'), ('ff:1f.7', 'ENOENT'),
+                          ('unix:/' + 'x' * 200, 'ENAMETOOLONG')):
+        rc, out, err = run([lht, 'open', spec, errname])
+        emit_sub(out, err, rc, 'library: open %s' % spec)
+
+
+def emit_sub(out, err, rc, what):
+    """Re-number the "ok - name" lines of a test program."""
+    count = bad = 0
+    for line in out.splitlines():
+        m = re.match(r'^(not ok|ok) - (.*)$', line)
+        if m:
+            count += 1
+            bad += m.group(1) != 'ok'
+            tap.ok(m.group(1) == 'ok', m.group(2))
+        elif line.strip():
+            tap.diag(line)
+    if count == 0 or rc not in (0, 1) or (rc == 1) != (bad > 0):
+        tap.ok(False, '%s: exit status %d' % (what, rc), err)
+
+
+# ------------------------------------------------------- fake servers
+
+def fake_server(work, name, behaviour):
+    """A server that misbehaves: behaviour(conn) runs for the first client."""
+    path = os.path.join(work, name + '.sock')
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        try:
+            behaviour(conn)
+        finally:
+            conn.close()
+            srv.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return path, t
+
+
+def test_fake_servers(work):
+    lht = os.path.join(ASAN, 'tests', 'lib_host_test')
+
+    def wrong_version(conn):
+        conn.sendall((1).to_bytes(8, 'little', signed=True))
+        time.sleep(1)
+
+    def hang_up(conn):
+        pass
+
+    def half_message(conn):
+        conn.sendall(b'\0\0\0')
+
+    def silent(conn):
+        time.sleep(12)
+
+    for name, beh, errname in (('version', wrong_version, 'EPROTO'),
+                               ('hangup', hang_up, 'EPROTO'),
+                               ('half', half_message, 'EPROTO'),
+                               ('silent', silent, 'ETIMEDOUT')):
+        path, t = fake_server(work, name, beh)
+        rc, out, err = run([lht, 'open', 'unix:' + path, errname], timeout=30)
+        emit_sub(out, err, rc, 'library: a server that %s' % name)
+        t.join(15)
+    path, t = fake_server(work, 'version2', wrong_version)
+    rc, out, err = run([tool('ivshmem-info'), '-d', 'unix:' + path])
+    tap.ok(rc == 1 and one_line(err) and 'broke the ivshmem protocol' in err,
+           'ivshmem-info on a server of another protocol: one line, exit 1', err)
+    t.join(15)
+
+
+# ------------------------------------------------------ with the server
+
+def wait_armed(proc):
+    """The peer ID a tool run with --verbose (or --respond) reports."""
+    line = read_line(proc.stderr, 20)
+    m = re.search(r'as peer (\d+)', line)
+    return int(m.group(1)) if m else None, line
+
+
+def test_library(srvbin, work):
+    lht = os.path.join(ASAN, 'tests', 'lib_host_test')
+    srv = Server(srvbin, work, 'lib')
+    try:
+        rc, out, err = run([lht, 'peers', srv.spec], timeout=120)
+        emit_sub(out, err, rc, 'library: two host peers')
+    finally:
+        srv.stop()
+    srv = Server(srvbin, work, 'dead')
+    proc = start([lht, 'dead', srv.spec])
+    line = read_line(proc.stdout, 20)
+    tap.ok(line.strip() == 'ready', 'library: peers connected before the server dies', line)
+    srv.stop()
+    try:
+        proc.stdin.write(b'go\n')
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass
+    rc, out, err = finish(proc)
+    emit_sub(out, err, rc, 'library: the server dies')
+
+
+def test_tools(srvbin, work, installed):
+    srv = Server(srvbin, work, 'tools', vectors=4, size='1M')
+    spec = srv.spec
+    try:
+        rc, out, err = run([tool('ivshmem-info'), '--device', spec])
+        tap.ok(rc == 0 and re.search(r'^size:\s+1048576 ', out, re.M) and
+               re.search(r'^vectors:\s+4$', out, re.M) and
+               re.search(r'^backend:\s+host$', out, re.M) and
+               re.search(r'^peers:\s+\(none\)$', out, re.M),
+               'ivshmem-info --device unix:...: size, vectors, backend, no peers', out + err)
+
+        # A waiter, visible to others, rung by ivshmem-ring.
+        waiter = start([tool('ivshmem-wait'), '-V', '-d', spec, '--vector', '1', '--count', '1',
+                        '--timeout', '20000'])
+        wid, line = wait_armed(waiter)
+        tap.ok(wid is not None, 'ivshmem-wait --verbose says its peer ID', line)
+        rc, out, err = run([tool('ivshmem-info'), '--json', spec])
+        try:
+            d = json.loads(out)['devices'][0]
+        except (ValueError, KeyError, IndexError):
+            d = {}
+        tap.ok(rc == 0 and d.get('size') == 1 << 20 and d.get('vectors') == 4 and
+               d.get('backend') == 'host' and d.get('peers') == [wid] and
+               isinstance(d.get('id'), int) and d.get('id') != wid,
+               'ivshmem-info --json lists the waiting peer', out + err)
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', str(wid), '--vector',
+                            '1'])
+        tap.ok(rc == 0 and not err, 'ivshmem-ring --peer <waiter> --vector 1', err)
+        rc, out, err = finish(waiter)
+        tap.ok(rc == 0 and out == 'vector 1 count 1\n',
+               'ivshmem-wait --vector 1 --count 1 wakes and prints it', out + err)
+        rc, out, err = run([tool('ivshmem-info'), '--json', '-d', spec])
+        tap.ok(rc == 0 and json.loads(out)['devices'][0]['peers'] == [],
+               'the waiter left: the peer list is empty again', out + err)
+
+        # Several rings, several vectors.
+        waiter = start([tool('ivshmem-wait'), '-V', '-d', spec, '--vector', '2,3',
+                        '--count', '4', '--timeout', '20000'])
+        wid, line = wait_armed(waiter)
+        rc1, _, e1 = run([tool('ivshmem-ring'), '-d', spec, '--peer', str(wid), '--vector',
+                          '2', '--count', '3', '--interval', '50'])
+        rc2, _, e2 = run([tool('ivshmem-ring'), '-d', spec, '--peer', str(wid), '--vector',
+                          '3'])
+        rc, out, err = finish(waiter)
+        got = {}
+        for m in re.finditer(r'^vector (\d+) count (\d+)$', out, re.M):
+            got[int(m.group(1))] = got.get(int(m.group(1)), 0) + int(m.group(2))
+        tap.ok(rc1 == 0 and rc2 == 0 and rc == 0 and got == {2: 3, 3: 1},
+               'ivshmem-ring --count 3 --interval 50 and a second vector: all counted',
+               out + err + e1 + e2)
+
+        # Waiting on a vector that is not rung.
+        t0 = time.time()
+        rc, out, err = run([tool('ivshmem-wait'), '-d', spec, '--vector', '0', '--count', '1',
+                            '--timeout', '300'])
+        tap.ok(rc == 1 and one_line(err) and 'timed out after 300 ms' in err and
+               time.time() - t0 < 10, 'ivshmem-wait --timeout 300: one line, exit 1', err)
+        rc, out, err = run([tool('ivshmem-wait'), '-d', spec, '--vector', '4'])
+        tap.ok(rc == 1 and one_line(err) and 'vectors 0..3 only' in err,
+               'ivshmem-wait --vector 4 of 4: one line, exit 1', err)
+
+        # Peers and vectors that do not exist.
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', '4321'])
+        tap.ok(rc == 1 and one_line(err) and 'Peer not connected' in err and '4321' in err,
+               'ivshmem-ring to a peer that is not connected: one line, exit 1', err)
+        waiter = start([tool('ivshmem-wait'), '-V', '-d', spec, '--timeout', '20000',
+                        '--count', '1'])
+        wid, line = wait_armed(waiter)
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', str(wid), '--vector',
+                            '4'])
+        tap.ok(rc == 1 and one_line(err) and 'no such vector' in err,
+               'ivshmem-ring to a vector the peer lacks: one line, exit 1', err)
+        run([tool('ivshmem-ring'), '-d', spec, '--peer', str(wid), '--vector', '0'])
+        rc, out, err = finish(waiter)
+        tap.ok(rc == 0 and out == 'vector 0 count 1\n',
+               'ivshmem-wait without --vector waits on all vectors', out + err)
+
+        # Shared memory through ivshmem-dump, between two processes.
+        data = os.urandom(300)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--write', '--offset', '0x1234'],
+                           input=data)
+        tap.ok(rc == 0 and not out and not err, 'ivshmem-dump --write at 0x1234', err)
+        p = subprocess.run([tool('ivshmem-dump'), '-d', spec, '--raw', '--offset', '0x1234',
+                            '--length', '300'], capture_output=True, env=ENV)
+        note_sanitizer('ivshmem-dump --raw', p.stderr.decode())
+        tap.ok(p.returncode == 0 and p.stdout == data,
+               'another peer reads the same bytes with ivshmem-dump --raw', p.stderr)
+        run([tool('ivshmem-dump'), '-d', spec, '--write', '--offset', '0x2000'],
+            input=b'ivshmem says hello\n')
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--offset', '0x2000',
+                            '--length', '32'])
+        want = ('00002000  69 76 73 68 6d 65 6d 20  73 61 79 73 20 68 65 6c  |ivshmem says hel|\n'
+                '00002010  6c 6f 0a 00 00 00 00 00  00 00 00 00 00 00 00 00  |lo..............|\n'
+                '00002020\n')
+        tap.ok(rc == 0 and out == want, 'ivshmem-dump prints a hex dump', out + err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--offset', '0x3000',
+                            '--length', '64'])
+        tap.ok(rc == 0 and out.splitlines()[1:] == ['*', '00003040'],
+               'ivshmem-dump shows repeated lines as one *', out + err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--offset', '1M'])
+        tap.ok(rc == 1 and one_line(err) and 'past the end' in err,
+               'ivshmem-dump --offset at the end: one line, exit 1', err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--offset', '0xff000',
+                            '--write'], input=b'x' * 4097)
+        tap.ok(rc == 1 and one_line(err) and 'does not fit' in err,
+               'ivshmem-dump --write of more than fits: one line, exit 1', err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--cache', 'uc', '-l', '16'])
+        tap.ok(rc == 1 and one_line(err) and 'Not supported' in err,
+               'ivshmem-dump --cache uc on the host: not supported, exit 1', err)
+
+        # ivshmem-bench between two host peers.
+        resp = start([tool('ivshmem-bench'), '-d', spec, '--respond', '--json'])
+        rid, line = wait_armed(resp)
+        tap.ok(rid is not None, 'ivshmem-bench --respond says its peer ID', line)
+        rc, out, err = run([tool('ivshmem-bench'), '-d', spec, '--peer', str(rid), '--count',
+                            '300', '--size', '256K', '--json'], timeout=120)
+        try:
+            b = json.loads(out)
+        except ValueError:
+            b = {}
+        good = rc == 0
+        for k in ('interrupt', 'busy_poll'):
+            s = b.get(k) or {}
+            good = good and all(isinstance(s.get(x), float) for x in
+                                ('min_us', 'p50_us', 'p99_us', 'max_us')) and \
+                s['min_us'] <= s['p50_us'] <= s['p99_us'] <= s['max_us']
+        m = b.get('memcpy') or {}
+        good = good and m.get('bytes') == 256 << 10 and all(
+            m.get(x, 0) > 0 for x in ('to_mapping_mib_s', 'from_mapping_mib_s', 'plain_mib_s'))
+        tap.ok(good, 'ivshmem-bench --peer: interrupt and busy-poll percentiles, memcpy',
+               out + err)
+        rc, out, err = finish(resp, 60)
+        try:
+            served = json.loads(out).get('served')
+        except ValueError:
+            served = None
+        tap.ok(rc == 0 and served == 2 * (300 + 30),
+               'the responder answered every round trip, warm-up included', out + err)
+        rc, out, err = run([tool('ivshmem-bench'), '-d', spec, '--peer', '77', '--timeout',
+                            '300', '--no-memcpy'])
+        tap.ok(rc == 1 and one_line(err) and 'not running' in err,
+               'ivshmem-bench --peer without a responder: one line, exit 1', err)
+        rc, out, err = run([tool('ivshmem-bench'), '-d', spec, '--size', '64K'])
+        tap.ok(rc == 0 and 'plain buffer' in out and 'round trips' not in out,
+               'ivshmem-bench alone measures memcpy only', out + err)
+
+        # The documented example, two host peers.
+        example = os.path.join(ASAN, 'tests', 'example')
+        run_example(example, spec, 'the example of library.rst (ASan build)')
+        if installed and installed[0]:
+            env = dict(ENV, LD_LIBRARY_PATH=installed[2])
+            run_example(installed[0], spec, 'the example built with pkg-config', env)
+        if installed and installed[1]:
+            run_example(installed[1], spec, 'the example linked statically')
+
+        # A server that is gone.
+        srv.stop(signal.SIGKILL)
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', '0'])
+        tap.ok(rc == 1 and one_line(err) and 'No server is listening' in err,
+               'ivshmem-ring on a killed server\'s socket: one line, exit 1', err)
+    finally:
+        srv.stop()
+
+
+def run_example(exe, spec, name, env=None):
+    recv = start([exe, spec], env=env)
+    line = read_line(recv.stdout, 20)
+    m = re.match(r'peer (\d+): waiting for a ring on vector 0', line)
+    if not tap.ok(m, '%s: the receiver waits' % name, line):
+        finish(recv)
+        return
+    rc, out, err = run([exe, spec, m.group(1)], env=env)
+    sm = re.match(r'peer (\d+): rang peer %s\n' % m.group(1), out)
+    tap.ok(rc == 0 and sm, '%s: the sender rings it' % name, out + err)
+    rc, out, err = finish(recv)
+    tap.ok(rc == 0 and sm and out.strip() == 'peer %s: vector 0 rang 1 time(s): hello from '
+           'peer %s' % (m.group(1), sm.group(1)), '%s: the receiver reads the greeting' % name,
+           out + err)
+
+
+def main():
+    print('TAP version 13', flush=True)
+    missing = [t for t in TOOLS if not os.access(tool(t), os.X_OK)]
+    if missing or not os.access(os.path.join(ASAN, 'tests', 'lib_host_test'), os.X_OK):
+        tap.ok(False, 'the ASan builds exist (make -C userspace asan)', ' '.join(missing))
+        print('1..%d' % tap.n)
+        return 1
+    work = tempfile.mkdtemp(prefix='ivshmem-userspace-test-')
+    try:
+        test_header_and_symbols()
+        installed = test_install(work)
+        test_man_pages()
+        test_usage()
+        test_bad_devices(work)
+        test_fake_servers(work)
+        srvbin = server_binary()
+        if srvbin:
+            test_library(srvbin, work)
+            test_tools(srvbin, work, installed)
+        else:
+            for name in ('library: two host peers', 'library: the server dies',
+                         'tools against the server', 'the documented example'):
+                tap.skip(name, 'host-server/ivshmem-server is not built')
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    tap.ok(not tap.sanitizer, 'no ASan/UBSan/LSan report in any run',
+           '\n'.join(tap.sanitizer))
+    print('1..%d' % tap.n)
+    return 1 if tap.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
