@@ -142,9 +142,10 @@ err_put_device:
 
 /*
  * The order matters: no new opens, then no file operation touches the
- * device any more, then sleepers wake, mappings go, interrupts stop and
- * eventfds are released.  What open files still hold is freed on last
- * close.
+ * device any more, then the mappings go, and only then do sleepers wake
+ * (so that what they touch next faults), interrupts stop and eventfds get
+ * a last signal and are released.  What open files still hold is freed
+ * on last close.
  */
 static void ivshmem_remove(struct pci_dev *pdev)
 {
@@ -155,8 +156,8 @@ static void ivshmem_remove(struct pci_dev *pdev)
 	WRITE_ONCE(idev->removed, true);
 	synchronize_srcu(&idev->srcu);
 
-	wake_up_all(&idev->wait);
 	ivshmem_zap_mappings(idev);
+	wake_up_all(&idev->wait);
 	ivshmem_irq_teardown(idev);
 
 	put_device(&idev->dev);
