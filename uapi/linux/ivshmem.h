@@ -236,7 +236,9 @@ struct ivshmem_event {
  * Takes &struct ivshmem_eventfd.  The binding belongs to this open file:
  * it lasts until IVSHMEM_IOCTL_UNBIND_EVENTFD, the last close of the file,
  * or the removal of the device, which all drop the driver's reference to
- * the eventfd.  A file binds at most one eventfd per vector; several files
+ * the eventfd.  On removal each bound eventfd is signalled once more, so
+ * that a thread waiting on nothing else wakes up; the device file then
+ * reports the removal (EPOLLHUP, ``ENODEV``).  A file binds at most one eventfd per vector; several files
  * may bind the same vector (each eventfd is signalled), and one eventfd
  * may be bound to several vectors.  Interrupts are counted for read() as
  * well, whether an eventfd is bound or not.  Errors:
@@ -287,6 +289,12 @@ struct ivshmem_event {
  *   a conflicting cache mode on x86 (see IVSHMEM_IOCTL_SET_CACHE).
  * - ENODEV: the device has been removed.  Existing mappings are torn
  *   down at removal; touching them afterwards raises SIGBUS.
+ *
+ * On x86 the memory type a mapping gets is also bounded by the MTRRs: a
+ * write-back request for a range the MTRRs mark uncached becomes
+ * uncached-minus (/sys/kernel/debug/x86/pat_memtype_list shows which).
+ * SeaBIOS marks QEMU's 32-bit PCI hole uncached, so write-back needs the
+ * shared memory BAR above 4 GiB.
  */
 
 #endif /* _UAPI_LINUX_IVSHMEM_H */
