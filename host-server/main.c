@@ -193,15 +193,6 @@ static gid_t parse_group(const char *s)
 	usage_error("unknown group '%s'", s);
 }
 
-static uint64_t pow2_ceil(uint64_t v)
-{
-	uint64_t p = 1;
-
-	while (p < v)
-		p <<= 1;
-	return p;
-}
-
 static void parse_options(struct options *o, int argc, char **argv)
 {
 	unsigned int v;
@@ -282,7 +273,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	o->shm.size = pow2_ceil(o->shm.size);
 }
 
 /*

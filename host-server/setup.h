@@ -22,7 +22,8 @@ enum shm_kind {
 struct shm {
 	enum shm_kind kind;
 	const char *name;	/* object name or directory */
-	uint64_t size;		/* asked for; set to what it is */
+	uint64_t size;		/* asked for (rounded up to a power of two);
+				 * set to what it is */
 	int fd;
 	bool created;		/* a POSIX object that did not exist before */
 };

@@ -119,7 +119,9 @@ int shm_setup(struct shm *shm)
 		goto err;
 	}
 	/* Both are powers of two: the larger is a multiple of the other. */
-	want = shm->size > page ? shm->size : page;
+	want = pow2_ceil(shm->size);
+	if (want < page)
+		want = page;
 	have = (uint64_t)st.st_size;
 	if (have >= want && is_pow2(have)) {
 		if (have != shm->size)
