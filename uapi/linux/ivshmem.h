@@ -240,8 +240,9 @@ struct ivshmem_event {
  * that a thread waiting on nothing else wakes up; the device file then
  * reports the removal (EPOLLHUP, ``ENODEV``).  A file binds at most one
  * eventfd per vector; several files may bind the same vector (each
- * eventfd is signalled), and one eventfd may be bound to several vectors.  Interrupts are counted for read() as
- * well, whether an eventfd is bound or not.  Errors:
+ * eventfd is signalled), and one eventfd may be bound to several vectors.
+ * Interrupts are counted for read() as well, whether an eventfd is bound
+ * or not.  Errors:
  *
  * - ``EINVAL``: vector >= nr_vectors, flags or pad not 0, or @fd is not
  *   an eventfd.
