@@ -160,7 +160,7 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 		if (bar1)
 			id = read_position(pcidir);
 	} else {
-		snprintf(node, sizeof(node), "%s", pcidir);
+		snprintf(node, sizeof(node), "/sys/bus/pci/devices/%s", pci);
 		if (bar1)
 			id = read_position(pcidir);
 	}

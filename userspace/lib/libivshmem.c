@@ -170,10 +170,19 @@ static int open_path(const char *path, struct ivshmem **out)
 	if (S_ISDIR(st.st_mode)) {
 		char real[PATH_MAX];
 
+		char canon[PATH_MAX], creal[PATH_MAX];
+		const char *base;
+
 		if (!realpath(path, real))
 			return -errno;
 		if (!ivshmem_pci_is_ivshmem(real))
 			return -ENODEV;
+		/* Name it as people do: /sys/bus/pci/devices/ADDRESS. */
+		base = strrchr(real, '/');
+		if (base && (size_t)snprintf(canon, sizeof(canon), "/sys/bus/pci/devices/%s",
+					     base + 1) < sizeof(canon) &&
+		    realpath(canon, creal) && strcmp(creal, real) == 0)
+			return ivshmem_sysfs_open(canon, out);
 		return ivshmem_sysfs_open(real, out);
 	}
 	return -ENODEV;
