@@ -351,6 +351,85 @@ static __poll_t ivshmem_poll(struct file *filp, poll_table *wait)
 }
 
 /*
+ * Count the mappings of a file per address space, for
+ * ivshmem_zap_mappings().  The count follows the kernel's mapping
+ * objects: mmap() and every copy (fork, split, mremap) add one, every
+ * unmap removes one.
+ */
+static struct ivshmem_mm *ivshmem_find_mm(struct ivshmem_file *f,
+					  struct mm_struct *mm)
+{
+	struct ivshmem_mm *m;
+
+	list_for_each_entry(m, &f->mms, node)
+		if (m->mm == mm)
+			return m;
+	return NULL;
+}
+
+static int ivshmem_get_mm(struct ivshmem_file *f, struct mm_struct *mm)
+{
+	struct ivshmem_mm *m, *new;
+
+	spin_lock(&f->mm_lock);
+	m = ivshmem_find_mm(f, mm);
+	if (m)
+		m->vmas++;
+	spin_unlock(&f->mm_lock);
+	if (m)
+		return 0;
+
+	new = kzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return -ENOMEM;
+
+	spin_lock(&f->mm_lock);
+	m = ivshmem_find_mm(f, mm);
+	if (m) {
+		m->vmas++;
+	} else {
+		mmgrab(mm);
+		new->mm = mm;
+		new->vmas = 1;
+		list_add_tail(&new->node, &f->mms);
+		new = NULL;
+	}
+	spin_unlock(&f->mm_lock);
+	kfree(new);
+	return 0;
+}
+
+static void ivshmem_put_mm(struct ivshmem_file *f, struct mm_struct *mm)
+{
+	struct ivshmem_mm *m;
+
+	spin_lock(&f->mm_lock);
+	m = ivshmem_find_mm(f, mm);
+	if (m && --m->vmas == 0)
+		list_del(&m->node);
+	else
+		m = NULL;
+	spin_unlock(&f->mm_lock);
+
+	if (m) {
+		mmdrop(m->mm);
+		kfree(m);
+	}
+}
+
+/* A copy of a mapping: fork, split or mremap. */
+static void ivshmem_vm_open(struct vm_area_struct *vma)
+{
+	/* Without memory, removal falls back to zapping without waiting. */
+	ivshmem_get_mm(vma->vm_file->private_data, vma->vm_mm);
+}
+
+static void ivshmem_vm_close(struct vm_area_struct *vma)
+{
+	ivshmem_put_mm(vma->vm_file->private_data, vma->vm_mm);
+}
+
+/*
  * The PTEs are all set up by mmap(); a fault means they were zapped
  * because the device went away.  Without a fault handler the mapping
  * would count as anonymous and hand out fresh zeroed pages instead.
@@ -361,31 +440,10 @@ static vm_fault_t ivshmem_vm_fault(struct vm_fault *vmf)
 }
 
 static const struct vm_operations_struct ivshmem_vm_ops = {
+	.open = ivshmem_vm_open,
+	.close = ivshmem_vm_close,
 	.fault = ivshmem_vm_fault,
 };
-
-/* Remember @mm, for ivshmem_zap_mappings(); the caller holds its lock. */
-static int ivshmem_note_mm(struct ivshmem_file *f, struct mm_struct *mm)
-{
-	struct ivshmem_mm *m, *new;
-
-	new = kzalloc(sizeof(*new), GFP_KERNEL);
-	if (!new)
-		return -ENOMEM;
-
-	spin_lock(&f->mm_lock);
-	list_for_each_entry(m, &f->mms, node)
-		if (m->mm == mm)
-			goto found;
-	mmgrab(mm);
-	new->mm = mm;
-	list_add_tail(&new->node, &f->mms);
-	new = NULL;
-found:
-	spin_unlock(&f->mm_lock);
-	kfree(new);
-	return 0;
-}
 
 static int ivshmem_mmap(struct file *filp, struct vm_area_struct *vma)
 {
@@ -412,34 +470,35 @@ static int ivshmem_mmap(struct file *filp, struct vm_area_struct *vma)
 		/* vm_get_page_prot() already asks for write-back. */
 		break;
 	}
-	vma->vm_ops = &ivshmem_vm_ops;
 
 	idx = ivshmem_enter(idev);
-	if (READ_ONCE(idev->removed))
+	if (READ_ONCE(idev->removed)) {
 		ret = -ENODEV;
-	else
-		ret = ivshmem_note_mm(f, vma->vm_mm);
-	if (!ret)
-		ret = io_remap_pfn_range(vma, vma->vm_start,
-					 (idev->shm_start >> PAGE_SHIFT) +
-					 vma->vm_pgoff,
-					 len, vma->vm_page_prot);
+		goto out;
+	}
+	ret = ivshmem_get_mm(f, vma->vm_mm);
+	if (ret)
+		goto out;
+	ret = io_remap_pfn_range(vma, vma->vm_start,
+				 (idev->shm_start >> PAGE_SHIFT) + vma->vm_pgoff,
+				 len, vma->vm_page_prot);
+	if (ret) {
+		/* A failed mmap() is never closed: drop the count here. */
+		ivshmem_put_mm(f, vma->vm_mm);
+		goto out;
+	}
+	vma->vm_ops = &ivshmem_vm_ops;
+out:
 	ivshmem_exit(idev, idx);
 	return ret;
 }
 
-/**
- * ivshmem_zap_mappings() - tear down every user mapping of a removed device.
- * @idev: the device, marked removed, with no file operation in flight.
- *
- * mmap() fills the page tables before the kernel links the new mapping to
- * the file, so a mapping made just before removal may not be visible to
- * unmap_mapping_range() yet.  Taking the mmap lock of every address space
- * the files were mapped into waits until such a mapping is linked; only
- * then are the mappings zapped.  No lock of ours is held while taking an
- * mmap lock, since mmap() takes ours under it.
+/*
+ * Wait until no address space the device's files are mapped into is in
+ * the middle of mmap(), fork() or mremap(): those hold the mmap lock for
+ * writing until the new mapping is linked to the file.
  */
-void ivshmem_zap_mappings(struct ivshmem_device *idev)
+static void ivshmem_wait_mms(struct ivshmem_device *idev)
 {
 	struct ivshmem_mm *m, *tmp;
 	struct ivshmem_file *f;
@@ -469,11 +528,32 @@ void ivshmem_zap_mappings(struct ivshmem_device *idev)
 		mmdrop(m->mm);
 		kfree(m);
 	}
+}
 
-	mutex_lock(&idev->files_lock);
-	list_for_each_entry(f, &idev->files, node)
-		unmap_mapping_range(f->filp->f_mapping, 0, 0, 1);
-	mutex_unlock(&idev->files_lock);
+/**
+ * ivshmem_zap_mappings() - tear down every user mapping of a removed device.
+ * @idev: the device, marked removed, with no file operation in flight.
+ *
+ * Page tables of a new mapping are filled before the kernel links it to
+ * the file: by mmap() before it returns, by fork() and mremap() by
+ * copying.  unmap_mapping_range() would miss a mapping caught in between,
+ * so first wait for every address space the files are mapped into to
+ * leave such a section, then zap.  A fork() that copied page tables while
+ * the first zap ran is caught by a second round.  No lock of ours is held
+ * while taking an mmap lock, since mmap() takes ours under it.
+ */
+void ivshmem_zap_mappings(struct ivshmem_device *idev)
+{
+	struct ivshmem_file *f;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		ivshmem_wait_mms(idev);
+		mutex_lock(&idev->files_lock);
+		list_for_each_entry(f, &idev->files, node)
+			unmap_mapping_range(f->filp->f_mapping, 0, 0, 1);
+		mutex_unlock(&idev->files_lock);
+	}
 }
 
 const struct file_operations ivshmem_fops = {

@@ -109,7 +109,7 @@ struct ivshmem_device {
  * @lock:       serialises read() and protects @seen.
  * @seen:       per vector, the interrupt count last reported by read().
  * @mm_lock:    protects @mms; never held while taking an mmap lock.
- * @mms:        address spaces this file was mapped into (&struct
+ * @mms:        address spaces this file is mapped into (&struct
  *              ivshmem_mm), see ivshmem_zap_mappings().
  */
 struct ivshmem_file {
@@ -124,13 +124,15 @@ struct ivshmem_file {
 };
 
 /**
- * struct ivshmem_mm - an address space a file was mapped into.
+ * struct ivshmem_mm - an address space a file is mapped into.
  * @node: entry in &struct ivshmem_file.mms.
  * @mm:   the address space, held with mmgrab().
+ * @vmas: the file's mappings in @mm.
  */
 struct ivshmem_mm {
 	struct list_head node;
 	struct mm_struct *mm;
+	unsigned int vmas;
 };
 
 static inline struct ivshmem_device *ivshmem_from_dev(struct device *dev)
