@@ -123,17 +123,26 @@ static int char_vector_fd(struct ivshmem *dev, unsigned int vector)
 	return efd;
 }
 
+/*
+ * The driver signals every bound eventfd once more when the device goes
+ * away, after marking it removed: a wakeup is only a ring if the device
+ * file does not report the hangup.
+ */
 static int char_ack(struct ivshmem *dev, int fd, uint64_t *count)
 {
+	struct pollfd pfd = { .fd = to_char(dev)->fd };
 	ssize_t n;
 
-	(void)dev;
 	do {
 		n = read(fd, count, sizeof(*count));
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return n == sizeof(*count) ? 0 : -EIO;
+	if (n != sizeof(*count))
+		return -EIO;
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+		return -ENODEV;
+	return 0;
 }
 
 static const struct ivshmem_ops char_ops = {

@@ -108,6 +108,20 @@ def one_line(err):
     return len(err.strip().splitlines()) == 1
 
 
+def listening(path):
+    """Whether a UNIX socket listens on path (its file exists before listen())."""
+    try:
+        with open('/proc/net/unix') as f:
+            for line in f:
+                parts = line.split()
+                # Flags 00010000: accepting connections
+                if len(parts) >= 8 and parts[7] == path and int(parts[3], 16) & 0x10000:
+                    return True
+    except OSError:
+        return os.path.exists(path)
+    return False
+
+
 class Server:
     """Our ivshmem-server in the foreground, on a socket in a temp dir."""
 
@@ -119,7 +133,7 @@ class Server:
                                       '-n', str(vectors)], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=ENV)
         deadline = time.time() + 10
-        while not os.path.exists(self.sock):
+        while not listening(self.sock):
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError('server did not start: ' + self.output())
             time.sleep(0.02)

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -188,6 +190,29 @@ const char *tool_human_size(uint64_t size, char *buf, unsigned int len)
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	}
 	return buf;
+}
+
+static char sigbus_msg[512];
+static size_t sigbus_len;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	if (write(STDERR_FILENO, sigbus_msg, sigbus_len) < 0)
+		_exit(EXIT_FAILURE);
+	_exit(EXIT_FAILURE);
+}
+
+void tool_catch_sigbus(const char *path)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	int n;
+
+	n = snprintf(sigbus_msg, sizeof(sigbus_msg),
+		     "%s: %s: the shared memory went away (device removed)\n", tool_name, path);
+	sigbus_len = n < 0 ? 0 : (size_t)n < sizeof(sigbus_msg) ? (size_t)n : sizeof(sigbus_msg) - 1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 int64_t tool_now_ms(void)

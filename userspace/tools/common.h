@@ -54,6 +54,12 @@ struct ivshmem *tool_open(const char *device);
 /* The device argument: --device, or one positional argument. */
 const char *tool_device_arg(const char *opt_device, int argc, char **argv, int optind);
 
+/*
+ * Touching a mapping of a removed device raises SIGBUS: make that one
+ * line naming @path and exit status 1 instead of a core dump.
+ */
+void tool_catch_sigbus(const char *path);
+
 /* "4 MiB", "1.5 GiB", "300 bytes" */
 const char *tool_human_size(uint64_t size, char *buf, unsigned int len);
 

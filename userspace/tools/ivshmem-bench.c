@@ -534,6 +534,7 @@ int main(int argc, char **argv)
 		tool_usage("--respond and --peer do not go together");
 
 	dev = tool_open(device);
+	tool_catch_sigbus(ivshmem_path(dev));
 	start = o.offset;
 	if (o.respond || o.peer != UINT64_MAX) {
 		if (o.offset > ivshmem_size(dev) - NR_SLOTS * CTL_LINE)

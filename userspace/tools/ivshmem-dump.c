@@ -197,6 +197,7 @@ int main(int argc, char **argv)
 		tool_usage("--length: must be at least 1");
 
 	dev = tool_open(device);
+	tool_catch_sigbus(ivshmem_path(dev));
 	size = ivshmem_size(dev);
 	if (offset >= size)
 		tool_fail("%s: offset 0x%" PRIx64 " is past the end of the memory (size 0x%"
