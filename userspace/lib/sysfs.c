@@ -223,7 +223,9 @@ static int sysfs_ring(struct ivshmem *dev, unsigned int peer, unsigned int vecto
 
 	if (!s->regs)
 		return -EOPNOTSUPP;
-	s->regs[IVSHMEM_REG_DOORBELL / 4] = (uint32_t)(peer << 16 | (vector & 0xffff));
+	if (vector > 255)
+		return -EINVAL;		/* QEMU would ring vector & 0xff */
+	s->regs[IVSHMEM_REG_DOORBELL / 4] = (uint32_t)(peer << 16 | vector);
 	return 0;
 }
 
