@@ -155,10 +155,20 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 		if (msix_enabled(pcidir))
 			irq = "msix";
 		/* the UIO backend's one merged vector (see uio.c) */
-		if (ivshmem_read_sysfs_u64(classdir, "maps/map1/size", &map1) == 0 && bar1)
+		if (ivshmem_read_sysfs_u64(classdir, "maps/map1/size", &map1) == 0 && bar1 &&
+		    msix_enabled(pcidir))
 			vectors = 1;
-		if (bar1)
-			id = read_position(pcidir);
+		/* The registers through the UIO map (sysfs may refuse a claimed BAR). */
+		if (bar1) {
+			struct ivshmem *dev;
+
+			if (ivshmem_uio_open(node, &dev) == 0) {
+				id = dev->id;
+				ivshmem_close(dev);
+			} else {
+				id = read_position(pcidir);
+			}
+		}
 	} else {
 		snprintf(node, sizeof(node), "/sys/bus/pci/devices/%s", pci);
 		if (bar1)

@@ -197,8 +197,9 @@ int ivshmem_uio_open(const char *node, struct ivshmem **out)
 		u->maps = true;
 		if (ivshmem_mmap_fd(u->fd, 0, (size_t)sysconf(_SC_PAGESIZE), true, &p) == 0)
 			u->regs = p;
-		/* one interrupt source, the device's vectors merged */
-		if (bar1)
+		/* one interrupt source, the device's vectors merged, if MSI-X is on */
+		snprintf(link, sizeof(link), "%s/msi_irqs", pcidir);
+		if (bar1 && access(link, F_OK) == 0)
 			u->dev.vectors = 1;
 	} else {
 		ret = ivshmem_pci_bar_size(pcidir, 2, &u->dev.size);
