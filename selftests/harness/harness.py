@@ -134,7 +134,7 @@ def build_base_initramfs(release, build_dir, workdir):
     ours = sorted(glob.glob(os.path.join(build_dir, 'kmod', release, 'driver', '*.ko')))
     for ko in ours:
         shutil.copy2(ko, os.path.join(moddir, 'extra'))
-    for rel in ('kernel/drivers/uio/uio.ko',):
+    for rel in ('kernel/drivers/uio/uio.ko', 'kernel/drivers/uio/uio_pci_generic.ko'):
         for ext in ('', '.xz', '.zst'):
             src = os.path.join('/lib/modules', release, rel + ext)
             if not os.path.exists(src):
@@ -297,10 +297,25 @@ class Server:
                                      start_new_session=True)
         scenario.procs.append(self.proc)
         deadline = time.time() + 10
-        while not os.path.exists(self.sock):
+        while not self._listening():
             if self.proc.poll() is not None or time.time() > deadline:
                 raise HarnessError('ivshmem-server did not start (see %s)' % self.logfile)
             time.sleep(0.05)
+
+    def _listening(self):
+        """True once the socket file exists and a listening socket is bound to it."""
+        if not os.path.exists(self.sock):
+            return False
+        try:
+            with open('/proc/net/unix') as f:
+                for line in f:
+                    fields = line.split()
+                    # Flags 00010000 is __SO_ACCEPTCON: a listening socket.
+                    if len(fields) >= 8 and fields[-1] == self.sock and fields[3] == '00010000':
+                        return True
+        except OSError:
+            return True
+        return False
 
     def read(self, offset, length):
         with open(self.path, 'rb') as f:
@@ -323,6 +338,8 @@ class Device:
         self.vectors = vectors
         self.props = props
         self.plugs = 0
+        self.mem_obj = mem.id if mem is not None else None
+        self.extra = {}             # device_add properties when (re)plugged
 
     def chardev_id(self):
         return '%s_chr%d' % (self.id, self.plugs)
@@ -382,34 +399,77 @@ class Guest:
             self.script.append(f.read())
 
     def mem(self, dev_id):
-        for dev in self.devices:
-            if dev.id == dev_id:
-                return dev.mem or dev.server
-        raise HarnessError('guest %s has no device %s' % (self.name, dev_id))
+        dev = self._device(dev_id)
+        return dev.mem or dev.server
 
     # --- run time (host hooks)
     def qmp(self, cmd, **args):
         return self.qmp_conn.cmd(cmd, **args)
 
     def unplug(self, dev_id, timeout=60):
-        """device_del and wait until QEMU reports the device gone."""
+        """device_del, wait until QEMU reports the device gone, drop its backend.
+
+        A doorbell's server connection (its chardev) outlives device_del; it
+        is removed here, because QEMU crashes when a device is added while the
+        old connection is still open.  A plain device's memory backend object
+        is deleted too; replug() creates a new one on the same file.
+        """
+        dev = self._device(dev_id)
         self.qmp('device_del', id=dev_id)
         self.qmp_conn.wait_event('DEVICE_DELETED', timeout,
                                  match=lambda d: d.get('device') == dev_id)
+        try:
+            if dev.kind == 'doorbell':
+                self.qmp('chardev-remove', id=dev.chardev_id())
+            elif dev.mem_obj:
+                self.qmp('object-del', id=dev.mem_obj)
+                dev.mem_obj = None
+        except HarnessError:
+            pass                        # already gone with the device
 
     def replug(self, dev_id):
-        """device_add the device again (a new server connection for doorbells)."""
-        dev = next(d for d in self.devices if d.id == dev_id)
+        """device_add the device again: a new server connection for a
+        doorbell, a new memory backend on the same file for a plain device."""
+        dev = self._device(dev_id)
         dev.plugs += 1
+        self._add(dev)
+
+    def hotplug(self, kind, id, server=None, vectors=None, mem=None, size='1M', props=None):
+        """Add a device that was not there at boot (kind 'plain' or 'doorbell')."""
+        if kind == 'plain':
+            if mem is None:
+                mem = self.s.memory('%s-%s' % (self.name, id), size)
+            dev = Device(self, 'plain', id, mem=mem)
+        else:
+            dev = Device(self, 'doorbell', id, server=server,
+                         vectors=server.vectors if vectors is None else vectors)
+        dev.plugs = 1
+        dev.extra = dict(props or {})
+        self.devices.append(dev)
+        self._add(dev)
+        return dev
+
+    def _device(self, dev_id):
+        for dev in self.devices:
+            if dev.id == dev_id:
+                return dev
+        raise HarnessError('guest %s has no device %s' % (self.name, dev_id))
+
+    def _add(self, dev):
         if dev.kind == 'doorbell':
             self.qmp('chardev-add', id=dev.chardev_id(),
                      backend={'type': 'socket', 'data': {
                          'addr': {'type': 'unix', 'data': {'path': dev.server.sock}},
                          'server': False}})
             self.qmp('device_add', driver='ivshmem-doorbell', chardev=dev.chardev_id(),
-                     vectors=dev.vectors, id=dev.id)
+                     vectors=dev.vectors, id=dev.id, **dev.extra)
         else:
-            self.qmp('device_add', driver='ivshmem-plain', memdev=dev.mem.id, id=dev.id)
+            dev.mem_obj = '%s_p%d' % (dev.mem.id, dev.plugs)
+            self.qmp('object-add', **{'qom-type': 'memory-backend-file', 'id': dev.mem_obj,
+                                      'share': True, 'mem-path': dev.mem.path,
+                                      'size': dev.mem.size})
+            self.qmp('device_add', driver='ivshmem-plain', memdev=dev.mem_obj, id=dev.id,
+                     **dev.extra)
 
     def start(self, kernel, initrd, accel):
         d = self.s.workdir
