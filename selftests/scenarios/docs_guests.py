@@ -1,0 +1,302 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The documentation's guest commands, run in real guests.
+
+Documentation/quickstart.rst is followed as a newcomer would: its
+ivshmem-server command line starts the server, its two QEMU command lines
+boot the guests (only the kernel, the initramfs and the harness's own
+channels differ), and every block marked ".. check: guest NAME..." in
+Documentation/*.rst runs in the guests it names, in the order of the pages
+(quickstart.rst first).  Each command's output is compared with the
+output printed under it; a block marked "background" runs while the
+following blocks run (a wait for a ring), and "dmesg" blocks are lines the
+guest's kernel log must contain.  scripts/check-docs parses the pages.
+"""
+
+import importlib.machinery
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+TOP = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+sys.path.insert(0, os.path.join(TOP, 'selftests', 'harness'))
+import harness  # noqa: E402
+
+docs = importlib.machinery.SourceFileLoader(
+    'check_docs', os.path.join(TOP, 'scripts', 'check-docs')).load_module()
+
+WALKTHROUGH = os.path.join(TOP, 'Documentation', 'quickstart.rst')
+
+# Shell helpers of the guest script: run a documented command, compare its
+# output line by line with extended regular expressions.
+HELPERS = r'''
+mkdir -p /tmp/docs
+docs_compare() {	# OUT PATTERNS: same number of lines, each matching
+	_want=$(grep -c '' "$2")
+	_got=$(grep -c '' "$1")
+	[ "$_want" -eq "$_got" ] || return 1
+	_i=1
+	while [ $_i -le $_want ]; do
+		sed -n "${_i}p" "$2" > /tmp/docs/pat
+		sed -n "${_i}p" "$1" | grep -Eq -f /tmp/docs/pat || return 1
+		_i=$((_i + 1))
+	done
+}
+docs_judge() {		# NAME RC OUT PATTERNS
+	if [ -s "$4" ]; then
+		if docs_compare "$3" "$4"; then
+			sed 's/^/# /' "$3"
+			_ktap ok "$1"
+		else
+			echo "# $1: exit $2, output:"
+			sed 's/^/#   /' "$3"
+			echo "# expected (patterns):"
+			sed 's/^/#   /' "$4"
+			_ktap fail "$1"
+		fi
+	elif [ "$2" -eq 0 ]; then
+		sed 's/^/# /' "$3"
+		_ktap ok "$1"
+	else
+		echo "# $1: exit $2"
+		sed 's/^/#   /' "$3"
+		_ktap fail "$1"
+	fi
+}
+docs_run() {		# NAME CMDFILE PATTERNS
+	timeout 60 sh "$2" > "$2.out" 2>&1
+	docs_judge "$1" $? "$2.out" "$3"
+}
+docs_armed() {		# a process waits on an eventfd: the wait is armed
+	_t=0
+	while [ $_t -lt 300 ]; do
+		for _p in /proc/[0-9]*; do
+			ls -l $_p/fd 2> /dev/null | grep -q 'anon_inode:\[eventfd\]' && {
+				sleep 1
+				return 0
+			}
+		done
+		sleep 0.1
+		_t=$((_t + 1))
+	done
+	return 1
+}
+'''
+
+
+def ere(line):
+    """An extended regular expression for one expected output line: blanks
+    match any blanks, '...' anything, PCI addresses any address."""
+    out = ''
+    for part in re.split(r'(\.\.\.|\s+|[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])', line.strip()):
+        if not part:
+            continue
+        if part == '...':
+            out += '.*'
+        elif part.isspace():
+            out += '[[:space:]]+'
+        elif re.fullmatch(r'[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]', part):
+            out += '[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}[.][0-7]'
+        else:
+            for ch in part:
+                if ch == '\\':
+                    out += '[\\]'
+                elif ch == '^':
+                    out += '\\^'
+                elif ch in '.[]()*+?{}|$':
+                    out += '[%s]' % ch if ch != ']' else '[]]'
+                else:
+                    out += ch
+    return '^[[:space:]]*' + out + '[[:space:]]*$'
+
+
+def heredoc(path, text):
+    assert 'DOCS_EOF' not in text
+    return "cat > %s <<'DOCS_EOF'\n%sDOCS_EOF\n" % (path, text if text.endswith('\n') or
+                                                  not text else text + '\n')
+
+
+def ktap_name(block, what):
+    name = '%s:%d %s' % (os.path.basename(block.path), block.line, what)
+    return re.sub(r'[^A-Za-z0-9_.:=/-]+', '_', name)[:90]
+
+
+class DocServer:
+    """The walkthrough's ivshmem-server, run as documented, in the
+    scenario's directory."""
+
+    def __init__(self, s, cmd):
+        argv = shlex.split(cmd)
+        binary = os.path.join(TOP, 'host-server', 'ivshmem-server')
+        if not os.access(binary, os.X_OK):
+            raise harness.Skip('host-server/ivshmem-server is not built')
+        opts = docs.server_options(argv[1:])
+        if not opts.get('foreground'):
+            raise harness.HarnessError('the walkthrough server must run with -F')
+        given = opts.get('socket', '/tmp/ivshmem_socket')
+        self.sock = os.path.join(s.workdir, given)
+        self.log = open(os.path.join(s.logdir, 'server-docs.log'), 'w')
+        self.proc = subprocess.Popen([binary] + argv[1:], cwd=s.workdir, stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        s.procs.append(self.proc)
+        deadline = time.time() + 10
+        while not docs.listening(self.sock, given):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise harness.HarnessError('"%s" did not start (see %s)'
+                                           % (cmd, self.log.name))
+            time.sleep(0.05)
+
+
+class DocGuest(harness.Guest):
+    """A guest booted with a documented QEMU command line."""
+
+    def __init__(self, s, name, line):
+        super().__init__(s, name, '', [], 512)
+        self.doc_argv = shlex.split(line)
+
+    def start(self, kernel, initrd, accel):
+        d = self.s.workdir
+        self.console = os.path.join(self.s.logdir, '%s.console.log' % self.name)
+        self.output = os.path.join(self.s.logdir, '%s.output.log' % self.name)
+        self.qmp_path = os.path.join(d, '%s.qmp' % self.name)
+        sync_path = os.path.join(d, '%s.sync' % self.name)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(sync_path)
+        listener.listen(1)
+        cmd = []
+        argv = self.doc_argv
+        i = 0
+        while i < len(argv):
+            a = argv[i]
+            if a in ('-kernel', '-initrd', '-append') and i + 1 < len(argv):
+                val = {'-kernel': kernel, '-initrd': initrd,
+                       '-append': argv[i + 1] + ' panic=-1 oops=panic ignore_loglevel'}[a]
+                cmd += [a, val]
+                i += 2
+                continue
+            if a == '-nographic':
+                i += 1
+                continue
+            cmd.append(a)
+            i += 1
+        # The harness's channels: console, barrier and output serial ports.
+        cmd += ['-accel', accel, '-nodefaults', '-no-user-config', '-display', 'none',
+                '-no-reboot',
+                '-chardev', 'file,id=con,path=%s' % self.console, '-serial', 'chardev:con',
+                '-chardev', 'socket,id=sync,path=%s' % sync_path, '-serial', 'chardev:sync',
+                '-chardev', 'file,id=out,path=%s' % self.output, '-serial', 'chardev:out',
+                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
+        with open(os.path.join(self.s.logdir, '%s.cmdline' % self.name), 'w') as f:
+            f.write(' '.join(cmd) + '\n')
+        self.stderr = open(os.path.join(self.s.logdir, '%s.qemu.log' % self.name), 'w')
+        self.proc = subprocess.Popen(cmd, cwd=d, stdout=self.stderr, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.s.procs.append(self.proc)
+        listener.settimeout(30)
+        try:
+            self.sync_conn, _ = listener.accept()
+        except socket.timeout:
+            raise harness.HarnessError('QEMU for guest %s did not start (see %s)'
+                                       % (self.name, self.stderr.name))
+        finally:
+            listener.close()
+        self.sync_conn.setblocking(False)
+        self.qmp_conn = harness.QMP(self.qmp_path)
+
+
+def guest_blocks():
+    files = [WALKTHROUGH] + [f for f in docs.doc_files() if f != WALKTHROUGH]
+    out = []
+    for f in files:
+        out += [b for b in docs.parse_file(f) if b.kind == 'guest']
+    return out
+
+
+def scenario(s):
+    s.timeout = 240
+    walk = docs.parse_file(WALKTHROUGH)
+    servers = [b for b in walk if b.kind == 'run' and b.flag('walkthrough')]
+    if len(servers) != 1:
+        raise harness.HarnessError('quickstart.rst needs one ".. check: run walkthrough"')
+    server_cmd = [c for c in docs.commands(servers[0].text) if c.startswith('ivshmem-server')]
+    srv = DocServer(s, server_cmd[0])
+    guests = {}
+    for b in walk:
+        name = b.flag('walkthrough')
+        if b.kind == 'qemu' and name:
+            line = [c for c in docs.commands(b.text) if c.startswith('qemu-system-')][0]
+            g = DocGuest(s, name, line)
+            s.guests.append(g)
+            guests[name] = g
+    if len(guests) != 2:
+        raise harness.HarnessError('quickstart.rst needs two "qemu walkthrough=NAME" blocks')
+    scripts = {name: [HELPERS] for name in guests}
+    pending = {name: None for name in guests}       # a background command's files
+    n = 0
+
+    def finish(name):
+        bg = pending[name]
+        if bg:
+            scripts[name].append('wait $docs_bg; docs_judge %s $? %s.out %s\n' % bg)
+            pending[name] = None
+
+    for step, b in enumerate(guest_blocks()):
+        names = [w for w in b.words() if '=' not in w and w not in ('background', 'dmesg')]
+        for name in names:
+            if name not in guests:
+                raise harness.HarnessError('%s names guest %s, not in quickstart.rst'
+                                           % (b.where(), name))
+            text = ''
+            if b.flag('dmesg'):
+                for k, line in enumerate(x for x in b.text.splitlines() if x.strip()):
+                    n += 1
+                    pat = '/tmp/docs/p%d' % n
+                    text += heredoc(pat, ere('...' + line + '...') + '\n')
+                    text += ('if dmesg | grep -Eq -f %s; then _ktap ok %s; else '
+                             'dmesg | grep ivshmem | sed "s/^/#   /"; _ktap fail %s; fi\n'
+                             % (pat, ktap_name(b, 'kernel log line %d' % (k + 1)),
+                                ktap_name(b, 'kernel log line %d' % (k + 1))))
+                scripts[name].append(text)
+                continue
+            for cmd, expected in docs.sessions(b.text):
+                n += 1
+                cf, pf = '/tmp/docs/c%d' % n, '/tmp/docs/p%d' % n
+                text += heredoc(cf, cmd)
+                text += heredoc(pf, ''.join(ere(x) + '\n' for x in expected if x.strip()))
+                label = ktap_name(b, cmd)
+                if b.flag('background'):
+                    finish(name)
+                    text += 'timeout 60 sh %s > %s.out 2>&1 &\ndocs_bg=$!\n' % (cf, cf)
+                    text += 'check %s docs_armed\n' % ktap_name(b, 'armed: ' + cmd)
+                    pending[name] = (label, cf, pf)
+                else:
+                    finish(name)
+                    text += 'docs_run %s %s %s\n' % (label, cf, pf)
+            scripts[name].append(text)
+        # Every guest meets after each block: the page's order is kept.
+        for name in guests:
+            scripts[name].append('hsync docs%d > /dev/null\n' % step)
+    for name, g in guests.items():
+        finish(name)
+        g.run(''.join(scripts[name]))
+        g.run('hsync docs-end > /dev/null')
+
+    def server_alive():
+        s.check('the documented ivshmem-server still serves at the end',
+                srv.proc.poll() is None and os.path.exists(srv.sock))
+        if srv.proc.poll() is None:
+            srv.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = srv.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                rc = None
+            s.check('the documented ivshmem-server stops on SIGTERM with status 0', rc == 0,
+                    'status %r' % rc)
+            s.check('the documented ivshmem-server removes its socket',
+                    not os.path.exists(srv.sock))
+    s.at('docs-end', server_alive)
