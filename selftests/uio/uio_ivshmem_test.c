@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uio_ivshmem in one guest: the maps (registers, write-back shared memory,
+ * per-vector counters), the interrupts of every MSI-X vector through the
+ * UIO descriptor when the guest rings itself, holding events back and
+ * letting them through with write(), and a plain device without
+ * interrupts.  Doorbell tests need a doorbell device on uio_ivshmem, the
+ * write-back test a device whose BAR2 is above 4 GiB; they skip without.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "uio_common.h"
+
+#define SZ_4G		(1ULL << 32)
+#define EVENT_MS	10000
+
+/* The PAT list's cache type of [start, end), or "" when it has no entry. */
+static void pat_type(uint64_t start, uint64_t end, char *type, size_t len)
+{
+	unsigned long long s, e;
+	char line[256], t[64];
+	FILE *f;
+
+	snprintf(type, len, "%s", "");
+	f = fopen("/sys/kernel/debug/x86/pat_memtype_list", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PAT: [mem 0x%llx-0x%llx] %63s", &s, &e, t) == 3 &&
+		    s == start && e == end)
+			snprintf(type, len, "%s", t);
+	fclose(f);
+}
+
+static int msi_irqs(const char *pci)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/msi_irqs", pci);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* /proc/iomem has [start, end] claimed by @owner, nested in the BAR. */
+static int iomem_owner_is(uint64_t start, uint64_t end, const char *owner)
+{
+	unsigned long long s, e;
+	char line[256], name[128];
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/iomem", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %llx-%llx : %127[^\n]", &s, &e, name) == 3 &&
+		    s == start && e == end && !strcmp(name, owner))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+static void *map_resource(const char *pci, int bar, size_t len)
+{
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource%d", pci, bar);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+FIXTURE(doorbell) {
+	struct uio_dev d;
+	int fd;
+	unsigned int nvec;
+	unsigned int id;
+	volatile void *regs;
+	volatile uint64_t *counts;
+};
+
+FIXTURE_SETUP(doorbell)
+{
+	self->fd = -1;
+	if (uio_find(&self->d, 1, 0))
+		return;
+	self->fd = uio_open(&self->d, O_RDWR | O_NONBLOCK);
+	ASSERT_LE(0, self->fd);
+	self->nvec = self->d.map_size[MAP_COUNTS] / sizeof(uint64_t);
+	self->regs = uio_map(self->fd, &self->d, MAP_REGS, 0, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, self->regs);
+	if (self->nvec) {
+		self->counts = uio_map(self->fd, &self->d, MAP_COUNTS, 0, PROT_READ);
+		ASSERT_NE(NULL, self->counts);
+	}
+	self->id = reg_read(self->regs, REG_IV_POSITION);
+}
+
+FIXTURE_TEARDOWN(doorbell)
+{
+	int32_t on = 1;
+
+	if (self->fd >= 0) {
+		/* leave the events flowing for the next test */
+		write(self->fd, &on, sizeof(on));
+		close(self->fd);
+	}
+}
+
+#define NEED_DOORBELL() do { \
+	if (self->fd < 0) \
+		SKIP(return, "no doorbell device on uio_ivshmem"); \
+	if (!self->nvec) \
+		SKIP(return, "the doorbell device has no MSI-X vectors"); \
+} while (0)
+
+/* Consume pending events so that the next one is ours. */
+static void drain(int fd)
+{
+	uint32_t total;
+
+	while (read(fd, &total, sizeof(total)) == sizeof(total))
+		;
+}
+
+TEST_F(doorbell, maps_are_the_bars_and_the_counters)
+{
+	NEED_DOORBELL();
+	ASSERT_EQ(self->d.bar_start[0], self->d.map_addr[MAP_REGS]);
+	ASSERT_EQ(self->d.bar_size[0], self->d.map_size[MAP_REGS]);
+	ASSERT_EQ(self->d.bar_start[2], self->d.map_addr[MAP_SHM]);
+	ASSERT_EQ(self->d.bar_size[2], self->d.map_size[MAP_SHM]);
+	/* one counter per vector the kernel enabled, no address shown */
+	ASSERT_EQ(msi_irqs(self->d.pci), self->nvec);
+	ASSERT_EQ(0, self->d.map_addr[MAP_COUNTS]);
+}
+
+/* The driver holds both BARs: nobody else maps them, not even sysfs. */
+TEST_F(doorbell, bars_are_claimed_by_the_driver)
+{
+	int bars[] = { 0, 2 };
+	unsigned int i;
+
+	NEED_DOORBELL();
+	for (i = 0; i < 2; i++) {
+		uint64_t start = self->d.bar_start[bars[i]];
+		uint64_t end = start + self->d.bar_size[bars[i]] - 1;
+
+		EXPECT_TRUE(iomem_owner_is(start, end, "uio_ivshmem"))
+			TH_LOG("BAR%d %llx-%llx not claimed", bars[i],
+			       (unsigned long long)start, (unsigned long long)end);
+		EXPECT_EQ(NULL, map_resource(self->d.pci, bars[i], getpagesize()));
+	}
+}
+
+TEST_F(doorbell, shm_is_the_same_through_every_descriptor)
+{
+	volatile uint64_t *shm, *shm2;
+	uint64_t word = (uint64_t)now_ms() * 2654435761u;
+	size_t len = 2 * getpagesize();
+	int fd2;
+
+	NEED_DOORBELL();
+	fd2 = uio_open(&self->d, O_RDWR);
+	ASSERT_LE(0, fd2);
+	shm = uio_map(self->fd, &self->d, MAP_SHM, len, PROT_READ | PROT_WRITE);
+	shm2 = uio_map(fd2, &self->d, MAP_SHM, 0, PROT_READ | PROT_WRITE);
+	ASSERT_TRUE(shm && shm2);
+	shm[600] = word;
+	EXPECT_EQ(word, shm2[600]);
+	shm2[601] = ~word;
+	EXPECT_EQ(~word, shm[601]);
+	munmap((void *)shm, len);
+	munmap((void *)shm2, self->d.map_size[MAP_SHM]);
+	close(fd2);
+}
+
+TEST_F(doorbell, mmap_refuses_what_it_cannot_give)
+{
+	size_t page = getpagesize();
+	void *p;
+
+	NEED_DOORBELL();
+	/* private mappings of device memory */
+	p = mmap(NULL, page, PROT_READ, MAP_PRIVATE, self->fd, MAP_SHM * page);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* more than the map */
+	p = mmap(NULL, self->d.map_size[MAP_REGS] + page, PROT_READ, MAP_SHARED,
+		 self->fd, MAP_REGS * page);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* a map that does not exist */
+	p = mmap(NULL, page, PROT_READ, MAP_SHARED, self->fd, 3 * page);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	/* the counters are read-only, now and later */
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
+		 MAP_COUNTS * page);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(-1, mprotect((void *)self->counts, page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+}
+
+TEST_F(doorbell, registers_are_uncached_in_pat)
+{
+	char type[64];
+
+	NEED_DOORBELL();
+	pat_type(self->d.map_addr[MAP_REGS],
+		 self->d.map_addr[MAP_REGS] + getpagesize(), type, sizeof(type));
+	EXPECT_STREQ("uncached-minus", type);
+}
+
+/* Every vector rung on itself: one event, and only its counter moves. */
+TEST_F(doorbell, each_vector_is_one_event_and_its_own_count)
+{
+	uint64_t before[64], after;
+	unsigned int v, w, n;
+	long total, last;
+
+	NEED_DOORBELL();
+	n = self->nvec < 64 ? self->nvec : 64;
+	drain(self->fd);
+	last = -1;
+	for (v = 0; v < n; v++) {
+		for (w = 0; w < n; w++)
+			before[w] = count_of(self->counts, w);
+		ring(self->regs, self->id, v);
+		total = uio_wait(self->fd, EVENT_MS);
+		ASSERT_LT(0, total) TH_LOG("vector %u: no event (%ld)", v, total);
+		if (last >= 0)
+			EXPECT_EQ(last + 1, total);
+		last = total;
+		for (w = 0; w < n; w++) {
+			after = count_of(self->counts, w);
+			EXPECT_EQ(before[w] + (w == v), after)
+				TH_LOG("rang %u, counter %u went %llu -> %llu", v, w,
+				       (unsigned long long)before[w],
+				       (unsigned long long)after);
+		}
+	}
+}
+
+TEST_F(doorbell, write_0_holds_events_back_and_1_delivers_them)
+{
+	int32_t off = 0, on = 1;
+	uint64_t before;
+	unsigned int v;
+
+	NEED_DOORBELL();
+	v = self->nvec - 1;
+	drain(self->fd);
+	ASSERT_EQ(sizeof(off), write(self->fd, &off, sizeof(off)));
+	before = count_of(self->counts, v);
+	/* rings close together may merge into one interrupt: one at a time */
+	ring(self->regs, self->id, v);
+	ASSERT_EQ(0, wait_count(self->counts, v, before + 1, EVENT_MS));
+	ring(self->regs, self->id, v);
+	/* both interrupts arrive and are counted ... */
+	ASSERT_EQ(0, wait_count(self->counts, v, before + 2, EVENT_MS));
+	/* ... but raise no event */
+	EXPECT_EQ(-ETIMEDOUT, uio_wait(self->fd, 300));
+	/* letting events through reports what came meanwhile, once */
+	ASSERT_EQ(sizeof(on), write(self->fd, &on, sizeof(on)));
+	EXPECT_LT(0, uio_wait(self->fd, 1000));
+	EXPECT_EQ(-ETIMEDOUT, uio_wait(self->fd, 300));
+	/* writing 1 again, as generic UIO code does after each event, is fine */
+	ASSERT_EQ(sizeof(on), write(self->fd, &on, sizeof(on)));
+	EXPECT_EQ(-ETIMEDOUT, uio_wait(self->fd, 100));
+	ring(self->regs, self->id, v);
+	EXPECT_LT(0, uio_wait(self->fd, EVENT_MS));
+	EXPECT_EQ(before + 3, count_of(self->counts, v));
+}
+
+TEST_F(doorbell, write_rejects_other_values)
+{
+	int32_t two = 2, minus = -1;
+	uint64_t wide = 1;
+
+	NEED_DOORBELL();
+	EXPECT_EQ(-1, write(self->fd, &two, sizeof(two)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, write(self->fd, &minus, sizeof(minus)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, write(self->fd, &wide, sizeof(wide)));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* Two descriptors of the same device both see an event. */
+TEST_F(doorbell, every_open_file_sees_the_event)
+{
+	int fd2;
+
+	NEED_DOORBELL();
+	fd2 = uio_open(&self->d, O_RDWR | O_NONBLOCK);
+	ASSERT_LE(0, fd2);
+	drain(self->fd);
+	drain(fd2);
+	ring(self->regs, self->id, 0);
+	EXPECT_LT(0, uio_wait(self->fd, EVENT_MS));
+	EXPECT_LT(0, uio_wait(fd2, EVENT_MS));
+	close(fd2);
+}
+
+/* Write-back needs BAR2 above 4 GiB: SeaBIOS makes the 32-bit hole UC. */
+TEST(shm_is_write_back_in_pat)
+{
+	size_t len = 1 << 20;
+	struct uio_dev d;
+	char type[64];
+	volatile char *shm;
+	int fd;
+
+	if ((uio_find(&d, 0, 0) || d.map_addr[MAP_SHM] < SZ_4G) &&
+	    (uio_find(&d, 1, 0) || d.map_addr[MAP_SHM] < SZ_4G))
+		SKIP(return, "no BAR2 above 4 GiB on uio_ivshmem (give a device a 2G BAR)");
+	fd = uio_open(&d, O_RDWR);
+	ASSERT_LE(0, fd);
+	shm = uio_map(fd, &d, MAP_SHM, len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, shm);
+	shm[0] = 1;
+	pat_type(d.map_addr[MAP_SHM], d.map_addr[MAP_SHM] + len, type, sizeof(type));
+	EXPECT_STREQ("write-back", type);
+	munmap((void *)shm, len);
+	/* and the entry goes with the mapping */
+	pat_type(d.map_addr[MAP_SHM], d.map_addr[MAP_SHM] + len, type, sizeof(type));
+	EXPECT_STREQ("", type);
+	close(fd);
+}
+
+/* A plain device: maps, but no interrupt and no counters. */
+TEST(plain_device_has_no_interrupt)
+{
+	struct pollfd pfd;
+	struct uio_dev d;
+	uint32_t total;
+	int32_t on = 1;
+	volatile uint32_t *shm;
+	int fd;
+
+	if (uio_find(&d, 0, 0))
+		SKIP(return, "no plain device on uio_ivshmem");
+	ASSERT_EQ(0, d.map_size[MAP_COUNTS]);
+	ASSERT_EQ(d.bar_size[2], d.map_size[MAP_SHM]);
+	fd = uio_open(&d, O_RDWR);
+	ASSERT_LE(0, fd);
+	shm = uio_map(fd, &d, MAP_SHM, getpagesize(), PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, shm);
+	shm[3] = 0x5eed;
+	EXPECT_EQ(0x5eed, shm[3]);
+	EXPECT_EQ(-1, read(fd, &total, sizeof(total)));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, write(fd, &on, sizeof(on)));
+	EXPECT_EQ(EIO, errno);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLERR);
+	munmap((void *)shm, getpagesize());
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unbinding uio_ivshmem from a device that a process still has open and
+ * mapped: a reader blocked on the descriptor wakes with EIO, later calls
+ * fail cleanly, every mapping (also one whose descriptor was closed, and
+ * one inherited by a child) is gone so that touching it raises SIGBUS,
+ * and the device works again once bound anew.  The guest's kernel log is
+ * checked by the harness.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "uio_common.h"
+
+static sigjmp_buf fault_env;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(fault_env, sig);
+}
+
+/* The signal touching @p raises (0: none). */
+static int touch(volatile void *p, int write)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old_bus, old_segv;
+	volatile int sig;
+
+	sigaction(SIGBUS, &sa, &old_bus);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sig = sigsetjmp(fault_env, 1);
+	if (!sig) {
+		if (write)
+			*(volatile uint32_t *)p = 0;
+		else
+			(void)*(volatile uint32_t *)p;
+	}
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	return sig;
+}
+
+static int bound_to_uio(const char *pci)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", pci);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	return !strcmp(strrchr(target, '/') + 1, "uio_ivshmem");
+}
+
+TEST(unbind_with_maps_held)
+{
+	volatile void *regs, *shm, *counts, *regs2, *shm2;
+	struct pollfd pfd;
+	struct uio_dev d;
+	int32_t on = 1;
+	uint32_t total;
+	int fd, fd2, status;
+	unsigned int id;
+	pid_t child;
+	long r;
+
+	if (uio_find(&d, 1, 0))
+		SKIP(return, "no doorbell device on uio_ivshmem");
+	if (!d.map_size[MAP_COUNTS])
+		SKIP(return, "the doorbell device has no MSI-X vectors");
+	fd = uio_open(&d, O_RDWR);
+	ASSERT_LE(0, fd);
+	regs = uio_map(fd, &d, MAP_REGS, 0, PROT_READ | PROT_WRITE);
+	shm = uio_map(fd, &d, MAP_SHM, getpagesize(), PROT_READ | PROT_WRITE);
+	counts = uio_map(fd, &d, MAP_COUNTS, 0, PROT_READ);
+	ASSERT_TRUE(regs && shm && counts);
+	/* mappings whose descriptor is closed before the unbind */
+	fd2 = uio_open(&d, O_RDWR);
+	ASSERT_LE(0, fd2);
+	regs2 = uio_map(fd2, &d, MAP_REGS, 0, PROT_READ | PROT_WRITE);
+	shm2 = uio_map(fd2, &d, MAP_SHM, getpagesize(), PROT_READ | PROT_WRITE);
+	ASSERT_TRUE(regs2 && shm2);
+	close(fd2);
+	((volatile uint32_t *)shm)[0] = 0xfeed;
+	ASSERT_EQ(0xfeed, ((volatile uint32_t *)shm2)[0]);
+
+	/* a child blocks in read() with the maps inherited */
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		ssize_t n = read(fd, &total, sizeof(total));
+
+		if (n != -1 || errno != EIO)
+			_exit(1);
+		_exit(touch(shm, 1) == SIGBUS && touch(regs, 0) == SIGBUS ? 0 : 2);
+	}
+	usleep(200000);
+	ASSERT_EQ(0, write_text(UIO_DRIVER "/unbind", d.pci));
+	ASSERT_FALSE(bound_to_uio(d.pci));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child: 1 = read, 2 = maps");
+
+	/* the descriptor fails cleanly */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLERR);
+	EXPECT_EQ(-1, read(fd, &total, sizeof(total)));
+	EXPECT_EQ(EIO, errno);
+	EXPECT_EQ(-1, write(fd, &on, sizeof(on)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(NULL, uio_map(fd, &d, MAP_SHM, getpagesize(), PROT_READ));
+	EXPECT_EQ(EINVAL, errno);
+	/* every mapping is gone */
+	EXPECT_EQ(SIGBUS, touch(regs, 0));
+	EXPECT_EQ(SIGBUS, touch(regs, 1));
+	EXPECT_EQ(SIGBUS, touch(shm, 0));
+	EXPECT_EQ(SIGBUS, touch(counts, 0));
+	EXPECT_EQ(SIGBUS, touch(regs2, 1));
+	EXPECT_EQ(SIGBUS, touch(shm2, 0));
+	munmap((void *)regs, d.map_size[MAP_REGS]);
+	munmap((void *)shm, getpagesize());
+	munmap((void *)counts, getpagesize());
+	munmap((void *)regs2, d.map_size[MAP_REGS]);
+	munmap((void *)shm2, getpagesize());
+	close(fd);
+
+	/* bound again, the device maps, keeps its memory and interrupts */
+	ASSERT_EQ(0, write_text(UIO_DRIVER "/bind", d.pci));
+	ASSERT_TRUE(bound_to_uio(d.pci));
+	ASSERT_EQ(0, uio_find(&d, 1, 0));
+	fd = uio_open(&d, O_RDWR | O_NONBLOCK);
+	ASSERT_LE(0, fd);
+	regs = uio_map(fd, &d, MAP_REGS, 0, PROT_READ | PROT_WRITE);
+	shm = uio_map(fd, &d, MAP_SHM, getpagesize(), PROT_READ | PROT_WRITE);
+	ASSERT_TRUE(regs && shm);
+	EXPECT_EQ(0xfeed, ((volatile uint32_t *)shm)[0]);
+	id = reg_read(regs, REG_IV_POSITION);
+	ring(regs, id, 0);
+	r = uio_wait(fd, 10000);
+	EXPECT_LT(0, r) TH_LOG("no event after rebinding (%ld)", r);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
