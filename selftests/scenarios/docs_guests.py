@@ -213,8 +213,29 @@ def guest_blocks():
     files = [WALKTHROUGH] + [f for f in docs.doc_files() if f != WALKTHROUGH]
     out = []
     for f in files:
-        out += [b for b in docs.parse_file(f) if b.kind == 'guest']
+        out += [b for b in docs.parse_file(f) if b.kind == 'guest' or
+                (b.kind == 'monitor' and b.words())]
     return out
+
+
+def monitor_hook(s, g, block):
+    """Type the block's monitor commands into the guest's QEMU (HMP through
+    QMP), waiting for the guest to let go of a device after device_del."""
+    def hook():
+        for cmd in docs.monitor_commands(block.text):
+            out = g.qmp('human-monitor-command', **{'command-line': cmd}) or ''
+            # Commands that change something print nothing when they work.
+            ok = cmd.startswith('info ') or not out.strip()
+            if ok and cmd.split()[0] == 'device_del':
+                dev = cmd.split()[1]
+                try:
+                    g.qmp_conn.wait_event('DEVICE_DELETED', 60,
+                                          match=lambda d: d.get('device') == dev)
+                except harness.HarnessError as e:
+                    ok, out = False, str(e)
+            s.check('%s:%d monitor of %s: %s' % (os.path.basename(block.path), block.line,
+                                                 g.name, cmd), ok, out.strip())
+    return hook
 
 
 def scenario(s):
@@ -246,6 +267,15 @@ def scenario(s):
             pending[name] = None
 
     for step, b in enumerate(guest_blocks()):
+        if b.kind == 'monitor':
+            g = guests.get(b.words()[0])
+            if g is None:
+                raise harness.HarnessError('%s names guest %s, not in quickstart.rst'
+                                           % (b.where(), b.words()[0]))
+            s.at('docs%d' % step, monitor_hook(s, g, b))
+            for name in guests:
+                scripts[name].append('hsync docs%d > /dev/null\n' % step)
+            continue
         names = [w for w in b.words() if '=' not in w and w not in ('background', 'dmesg')]
         for name in names:
             if name not in guests:
