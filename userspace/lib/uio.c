@@ -6,7 +6,8 @@
  * map 1 = the shared memory (BAR2, write-back), and its descriptor reports
  * the device's interrupts: UIO has a single interrupt source, so this
  * backend offers a single vector, 0, which fires whichever vector the
- * peer rang.  With a driver that has no maps (uio_pci_generic) the
+ * peer rang.  With any other UIO driver (uio_pci_generic, whose maps are
+ * only the non-prefetchable BARs: map 1 is then the MSI-X table) the
  * registers and memory come from the PCI device's sysfs resource files,
  * as in the sysfs backend, and there are no interrupts (the device has no
  * INTx pin).
@@ -191,7 +192,8 @@ int ivshmem_uio_open(const char *node, struct ivshmem **out)
 	if (ivshmem_read_sysfs(classdir, "name", name, sizeof(name)) < 0)
 		name[0] = '\0';
 	ivshmem_pci_bar_size(pcidir, 1, &bar1);
-	if (ivshmem_read_sysfs_u64(classdir, "maps/map1/size", &u->dev.size) == 0) {
+	if (strcmp(name, "uio_ivshmem") == 0 &&
+	    ivshmem_read_sysfs_u64(classdir, "maps/map1/size", &u->dev.size) == 0) {
 		void *p;
 
 		u->maps = true;
