@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The ivshmem driver in one guest with three devices: a doorbell on
+ivshmem-server (4 vectors), a 1 MiB plain device whose file the host
+reads and writes, and a 2 GiB plain device that firmware places above
+4 GiB, where write-back shows in the PAT list.  Runs the uapi ABI test,
+selftests/ivshmem/ivshmem_test (info against sysfs and QEMU's
+configuration, every ioctl and mmap error, data through several files
+and the host, PAT types of each cache mode, interrupts rung to the guest
+itself) and the ioctl/mmap fuzzer; the kernel log must stay clean."""
+import os
+
+
+def scenario(s):
+    s.timeout = 300
+    host = 'host-' + os.urandom(6).hex()
+    guest = 'guest-' + os.urandom(6).hex()
+    srv = s.server(vectors=4, size='1M')
+    small = s.memory('pl0', '1M')
+    big = s.memory('big', '2G')                 # sparse: nothing is allocated
+    for mem in (srv, small, big):
+        mem.write(0, host.encode() + b'\0')
+    a = s.guest('a', modules=['ivshmem'])
+    a.doorbell(srv, vectors=4, id='db0')
+    a.plain(mem=small, id='pl0')
+    a.plain(mem=big, id='big')
+    a.run('''
+export PATH=$PATH:/ksft/ivshmem
+export IVSHMEM_EXPECT_DEVICES=doorbell:1M:4:msix,plain:1M:0:none,plain:2G:0:none
+export IVSHMEM_EXPECT_HIGH=1 IVSHMEM_HOST_TOKEN=%s IVSHMEM_GUEST_TOKEN=%s
+/ksft/ivshmem/ivshmem_abi_test
+/ksft/ivshmem/ivshmem_test
+echo "TAP version 13"
+hsync written
+dmesg > /tmp/dmesg.txt
+check_eq probe_logged_once_per_device "$(grep -c 'bytes of shared memory' /tmp/dmesg.txt)" 3
+check_eq no_stale_pat_reservation "$(grep -c 'freeing invalid memtype' /tmp/dmesg.txt)" 0
+check pat_list_clean_after_the_tests ivshmem_util pat-clean
+IVSHMEM_FUZZ_SECONDS=5 /ksft/ivshmem/ivshmem_fuzz
+echo "TAP version 13"
+check pat_list_clean_after_the_fuzzer ivshmem_util pat-clean
+check_eq no_stale_pat_reservation_after_the_fuzzer "$(dmesg | grep -c 'freeing invalid memtype')" 0
+''' % (host, guest))
+
+    def written():
+        for name, mem in (('doorbell', srv), ('plain', small)):
+            want = ('%s-%s' % (guest, name)).encode()
+            got = mem.read(4096, len(want))
+            s.check('the host reads what the guest wrote to the %s device' % name,
+                    got == want, repr(got))
+    s.at('written', written)
