@@ -417,7 +417,7 @@ static void ivshmem_put_mm(struct ivshmem_file *f, struct mm_struct *mm)
 	}
 }
 
-/* A copy of a mapping: fork, split or mremap. */
+/* A copy of a mapping: fork or mremap. */
 static void ivshmem_vm_open(struct vm_area_struct *vma)
 {
 	/* Without memory, removal falls back to zapping without waiting. */
@@ -439,9 +439,23 @@ static vm_fault_t ivshmem_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
+/*
+ * On x86, mmap() reserves the memory type for the mapping's whole range,
+ * and unmapping releases it by the range of each piece: a mapping split
+ * by a partial munmap(), mprotect() or mremap() would leave the
+ * reservation behind for good ("freeing invalid memtype"), and later
+ * mappings of that memory would fail or get a stale type.  Mappings are
+ * therefore used whole: splitting one fails with -EINVAL.
+ */
+static int ivshmem_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return -EINVAL;
+}
+
 static const struct vm_operations_struct ivshmem_vm_ops = {
 	.open = ivshmem_vm_open,
 	.close = ivshmem_vm_close,
+	.may_split = ivshmem_vm_may_split,
 	.fault = ivshmem_vm_fault,
 };
 

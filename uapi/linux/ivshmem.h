@@ -288,6 +288,12 @@ struct ivshmem_event {
  * - EINVAL: MAP_PRIVATE (the memory is shared by definition), an offset at
  *   or past the end of the shared memory, or offset + length past it;
  *   a conflicting cache mode on x86 (see IVSHMEM_IOCTL_SET_CACHE).
+ * - EBUSY: on x86, the range overlaps mappings of two different modes.
+ *
+ * A mapping is used whole: munmap(), mprotect() or mremap() of a part of
+ * it fail with EINVAL, because x86 reserves the memory type for the
+ * mapping's whole range and a split mapping would leave the reservation
+ * behind.  Growing a mapping with mremap() fails with EFAULT.
  * - ENODEV: the device has been removed.  Existing mappings are torn
  *   down at removal; touching them afterwards raises SIGBUS.
  *
