@@ -4,8 +4,8 @@ write-back shared memory on a 2G BAR above 4 GiB, per-vector counters),
 of every MSI-X vector rung through the register map and seen on the UIO
 descriptor, of holding events back with write(), of a plain device
 without interrupts, and of unbinding the driver under a process that
-holds the maps; and the host and the guest reading what the other wrote
-through map 1."""
+holds the maps; the host and the guest reading what the other wrote
+through map 1; rmmod refused while /dev/uioN is open."""
 import os
 
 
@@ -25,5 +25,10 @@ def scenario(s):
     a.run('hsync guestwrote')
     s.at('guestwrote', lambda: s.check('reads what the guest wrote through map 1',
                                        srv.read(0x3000, 18) == ('guest-' + word).encode()))
+    a.run('''
+exec 3< $(ls /dev/uio* | head -n 1)
+check_fail rmmod_refused_while_open rmmod uio_ivshmem
+exec 3<&-
+''')
     a.run('/ksft/uio/uio_ivshmem_test')
     a.run('/ksft/uio/uio_unbind_test')
