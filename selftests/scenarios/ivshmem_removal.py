@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The ivshmem driver losing its devices while they are in use, and getting
+them back.  selftests/ivshmem/ivshmem_remove_test holds a file, a mapping
+(also in a forked child), a blocked read(), a poll() and a bound eventfd
+while the device goes away through QMP device_del (doorbell and plain),
+sysfs remove and driver unbind: every waiter wakes with the documented
+result, the mappings give SIGBUS, later calls ENODEV.  The devices come
+back (replug, rescan, bind) and pass ivshmem_test again.  rmmod is
+refused while a file or a mapping is open and works after; modprobe and
+rmmod in a loop leave a working driver."""
+
+HELPERS = r'''
+export PATH=$PATH:/ksft/ivshmem
+# devof 1|0: the first doorbell (1) or plain (0) device; pciof DEV: its PCI function
+devof() {
+	for d in /sys/class/ivshmem/*; do
+		[ "$(cat $d/doorbell 2>/dev/null)" = "$1" ] && { basename $d; return; }
+	done
+}
+pciof() { basename $(readlink -f /sys/class/ivshmem/$1/device); }
+# waitdevs N: until N devices are bound (10 s)
+waitdevs() {
+	for i in $(seq 200); do
+		[ "$(ls /sys/class/ivshmem 2>/dev/null | wc -l)" = "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# selfring DEV VECTOR: ring the guest itself, wait for the interrupt
+selfring() {
+	ivshmem_util wait $1 $2 10000 > /tmp/sr.out &
+	_p=$!
+	for i in $(seq 100); do grep -q waiting /tmp/sr.out && break; sleep 0.05; done
+	ivshmem_util ring $1 $(cat /sys/class/ivshmem/$1/vm_id) $2
+	wait $_p && grep -q "vector $2 count 1" /tmp/sr.out
+}
+'''
+
+
+def scenario(s):
+    s.timeout = 400
+    srv = s.server(vectors=2, size='1M')
+    mem = s.memory('pl0', '1M')
+    a = s.guest('a', modules=['ivshmem'])
+    a.doorbell(srv, vectors=2, id='db0')
+    a.plain(mem=mem, id='pl0')
+    a.run(HELPERS)
+
+    # device_del of each device while in use, then both plugged back
+    # (plain first: QEMU 7.2 cannot re-add a plain device after a doorbell).
+    a.run(r'''
+ivshmem_remove_test unplug_doorbell doorbell "hsync unplug_db"
+ivshmem_remove_test unplug_plain plain "hsync unplug_pl"
+echo "TAP version 13"
+check_eq no_device_left "$(ls /sys/class/ivshmem | wc -l)" 0
+check_eq module_still_loaded "$(grep -c '^ivshmem ' /proc/modules)" 1
+hsync replug
+check both_devices_back waitdevs 2
+check replugged_doorbell_rings selfring $(devof 1) 1
+check_eq replugged_plain_kept_the_data "$(ivshmem_util read plain 0x40000 16)" kept-by-the-host
+IVSHMEM_EXPECT_DEVICES=plain:1M:0:none,doorbell:1M:2:msix ivshmem_test
+echo "TAP version 13"
+''')
+    s.at('unplug_db', lambda: a.unplug('db0'))
+
+    def unplug_plain():
+        a.unplug('pl0')
+        mem.write(0x40000, b'kept-by-the-host\0')
+    s.at('unplug_pl', unplug_plain)
+
+    def replug():
+        a.replug('pl0')
+        a.replug('db0')
+    s.at('replug', replug)
+
+    # sysfs remove, then rescan; driver unbind, then bind.
+    a.run(r'''
+db=$(devof 1); dbpci=$(pciof $db)
+ivshmem_remove_test sysfs_remove doorbell "echo 1 > /sys/bus/pci/devices/$dbpci/remove"
+echo "TAP version 13"
+check_eq sysfs_removed_function_gone "$(ls /sys/bus/pci/devices | grep -c $dbpci)" 0
+echo 1 > /sys/bus/pci/rescan
+check rescan_brings_the_doorbell_back waitdevs 2
+check rescanned_doorbell_rings selfring $(devof 1) 0
+pl=$(devof 0); plpci=$(pciof $pl)
+ivshmem_remove_test unbind plain "echo $plpci > /sys/bus/pci/drivers/ivshmem/unbind"
+echo "TAP version 13"
+check_eq unbound_function_has_no_driver "$(ls /sys/bus/pci/devices/$plpci/driver 2>/dev/null)" ""
+echo $plpci > /sys/bus/pci/drivers/ivshmem/bind
+check bind_brings_the_plain_device_back waitdevs 2
+check_eq rebound_plain_reads "$(ivshmem_util read plain 0x40000 16)" kept-by-the-host
+''')
+
+    # rmmod while in use, and modprobe/rmmod loops.
+    a.run(r'''
+exec 3< /dev/$(devof 0)
+rmmod ivshmem 2> /tmp/rmmod.err
+check_eq rmmod_refused_with_a_file_open $? 1
+sed 's/^/# /' /tmp/rmmod.err
+check rmmod_says_busy grep -Eq "in use|Resource temporarily unavailable" /tmp/rmmod.err
+ivshmem_util hold plain > /tmp/hold.out &
+holder=$!
+for i in $(seq 100); do grep -q holding /tmp/hold.out && break; sleep 0.05; done
+exec 3<&-
+rmmod ivshmem 2> /dev/null
+check_eq rmmod_refused_with_a_mapping $? 1
+kill $holder; wait $holder
+check rmmod_works_after_the_last_close rmmod ivshmem
+check_eq class_gone_after_rmmod "$(ls /sys/class/ivshmem 2>/dev/null | wc -l)" 0
+ok=0
+for i in $(seq 20); do
+	modprobe ivshmem && waitdevs 2 && ivshmem_util read plain 0x40000 16 > /dev/null &&
+		rmmod ivshmem && ok=$((ok + 1))
+done
+check_eq modprobe_rmmod_20_times "$ok" 20
+modprobe ivshmem
+check devices_after_the_loop waitdevs 2
+check doorbell_rings_after_the_loop selfring $(devof 1) 1
+check_eq probe_failures_logged "$(dmesg | grep -c 'ivshmem.*probe.*failed\|ivshmem.*error')" 0
+''')
