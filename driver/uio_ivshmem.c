@@ -57,12 +57,13 @@ struct uio_ivshmem_vector {
 /**
  * struct uio_ivshmem_inode - a device node through which the device is
  * mapped, held until removal so that its mappings can be torn down.
- * @node:  entry in &struct uio_ivshmem.inodes.
- * @inode: the node's inode, referenced with ihold().
+ * @node:    entry in &struct uio_ivshmem.inodes.
+ * @mapping: the address space the node's mappings are in; its host inode
+ *           is referenced with ihold().
  */
 struct uio_ivshmem_inode {
 	struct list_head node;
-	struct inode *inode;
+	struct address_space *mapping;
 };
 
 /**
@@ -164,18 +165,19 @@ static const struct vm_operations_struct uio_ivshmem_counts_vm_ops = {
  * Remember the node a mapping comes through, to tear it down on removal.
  * Called with @maps_lock held.
  */
-static int uio_ivshmem_track(struct uio_ivshmem *u, struct inode *inode)
+static int uio_ivshmem_track(struct uio_ivshmem *u,
+			     struct address_space *mapping)
 {
 	struct uio_ivshmem_inode *t;
 
 	list_for_each_entry(t, &u->inodes, node)
-		if (t->inode == inode)
+		if (t->mapping == mapping)
 			return 0;
 	t = kmalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;
-	ihold(inode);
-	t->inode = inode;
+	ihold(mapping->host);
+	t->mapping = mapping;
 	list_add(&t->node, &u->inodes);
 	return 0;
 }
@@ -192,8 +194,8 @@ static void uio_ivshmem_zap(struct uio_ivshmem *u)
 	mutex_lock(&u->maps_lock);
 	u->removed = true;
 	list_for_each_entry_safe(t, next, &u->inodes, node) {
-		unmap_mapping_range(t->inode->i_mapping, 0, 0, 1);
-		iput(t->inode);
+		unmap_mapping_range(t->mapping, 0, 0, 1);
+		iput(t->mapping->host);
 		list_del(&t->node);
 		kfree(t);
 	}
@@ -216,7 +218,7 @@ static int uio_ivshmem_mmap(struct uio_info *info, struct vm_area_struct *vma)
 		return -EACCES;
 
 	mutex_lock(&u->maps_lock);
-	ret = u->removed ? -ENODEV : uio_ivshmem_track(u, file_inode(vma->vm_file));
+	ret = u->removed ? -ENODEV : uio_ivshmem_track(u, vma->vm_file->f_mapping);
 	if (ret)
 		goto out;
 	if (vma->vm_pgoff == UIO_IVSHMEM_MAP_COUNTS) {
