@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
-"""uio_ivshmem in one guest: the kselftests of its maps (registers,
-write-back shared memory on a 2G BAR above 4 GiB, per-vector counters),
-of every MSI-X vector rung through the register map and seen on the UIO
-descriptor, of holding events back with write(), of a plain device
-without interrupts, and of unbinding the driver under a process that
-holds the maps; the host and the guest reading what the other wrote
-through map 1; rmmod refused while /dev/uioN is open."""
+"""uio_ivshmem: the kselftests of its maps (registers, write-back shared
+memory on a 2G BAR above 4 GiB, per-vector counters), of every MSI-X
+vector rung through the register map and seen on the UIO descriptor, of
+holding events back with write(), of a plain device and of a doorbell
+device without MSI-X (guest b, pci=nomsi) having no interrupt, and of
+unbinding the driver under a process that holds the maps; the host and
+the guest reading what the other wrote through map 1; rmmod refused
+while /dev/uioN is open."""
 import os
 
 
@@ -32,3 +33,8 @@ exec 3<&-
 ''')
     a.run('/ksft/uio/uio_ivshmem_test')
     a.run('/ksft/uio/uio_unbind_test')
+    # without MSI-X a doorbell device maps and rings but has no interrupt
+    b = s.guest('b', modules=['uio_ivshmem'], append='pci=nomsi')
+    b.doorbell(srv, vectors=4, id='db0')
+    b.run('hsync hostwrote; hsync guestwrote')
+    b.run('/ksft/uio/uio_ivshmem_test')
