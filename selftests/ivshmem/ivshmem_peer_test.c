@@ -25,8 +25,8 @@
 /* Control words of one test; [i] is written by role i only. */
 struct chan {
 	uint32_t ready[2];
-	uint32_t step[2];
-	uint32_t value[2];
+	uint32_t step[2];	/* the ringer's step number */
+	uint32_t ack[2];	/* the receiver's answer to that step */
 };
 
 FIXTURE(peer) {
@@ -132,10 +132,9 @@ TEST_F_TIMEOUT(peer, each_vector_wakes_only_that_eventfd, 120)
 			uint32_t step = dir * n + v + 1;
 
 			if (ringer) {
-				put(&c->value[self->me], v);
 				put(&c->step[self->me], step);
 				ASSERT_EQ(0, ivs_ring(self->fd, self->peer, v));
-				ASSERT_EQ(0, ivs_wait_word(&c->step[!self->me], step,
+				ASSERT_EQ(0, ivs_wait_word(&c->ack[!self->me], step,
 							   TIMEOUT_MS))
 					TH_LOG("no answer to the ring on vector %u", v);
 				continue;
@@ -146,7 +145,7 @@ TEST_F_TIMEOUT(peer, each_vector_wakes_only_that_eventfd, 120)
 			for (w = 0; w < n; w++)
 				EXPECT_EQ(w == v ? 1 : 0, ivs_efd_take(self->efd[w]))
 					TH_LOG("ring on %u, eventfd of vector %u", v, w);
-			put(&c->step[self->me], step);
+			put(&c->ack[self->me], step);
 		}
 	}
 }
@@ -220,7 +219,7 @@ TEST_F_TIMEOUT(peer, bulk_data_crosses, 120)
 				data[i] = pattern(i, round);
 			put(&c->step[self->me], round + 1);
 			ASSERT_EQ(0, ivs_ring(self->fd, self->peer, 0));
-			ASSERT_EQ(0, ivs_wait_word(&c->step[!self->me], round + 1,
+			ASSERT_EQ(0, ivs_wait_word(&c->ack[!self->me], round + 1,
 						   TIMEOUT_MS));
 			continue;
 		}
@@ -230,7 +229,7 @@ TEST_F_TIMEOUT(peer, bulk_data_crosses, 120)
 		for (i = 0, wrong = 0; i < DATA_LEN; i++)
 			wrong += data[i] != pattern(i, round);
 		EXPECT_EQ(0, wrong);
-		put(&c->step[self->me], round + 1);
+		put(&c->ack[self->me], round + 1);
 	}
 }
 
