@@ -9,6 +9,9 @@
  *
  *   - interrupt round trip: the initiator rings the responder's vector,
  *     the responder, woken by it, rings the initiator's same vector back;
+ *     both wait through the library (eventfds on the char device, the UIO
+ *     file, the server's eventfds on the host) or, with --wait=read, with
+ *     poll() and read() on the ivshmem device file;
  *   - busy-poll round trip: the initiator writes a sequence number into
  *     one cache line, the responder spins on it and copies it into
  *     another, on which the initiator spins.
@@ -18,13 +21,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/ivshmem.h>
 
 #include "common.h"
 
@@ -42,10 +50,12 @@ enum {
 	SLOT_PING,		/* initiator's sequence number */
 	SLOT_PONG,		/* responder's echo of it */
 	SLOT_SERVED,		/* round trips the responder answered */
+	SLOT_WAIT,		/* how both sides wait for an interrupt */
 	NR_SLOTS
 };
 
 enum { CMD_IDLE, CMD_IRQ, CMD_POLL, CMD_DONE };
+enum { WAIT_LIB, WAIT_READ };
 
 static volatile unsigned char *ctl;
 
@@ -73,12 +83,19 @@ static void help(void)
 	       "  -p, --peer=ID         measure round trips with the responder ID\n"
 	       "  -v, --vector=V        vector both sides use (default 0)\n"
 	       "  -n, --count=N         round trips per test (default 1000)\n"
+	       "  -w, --wait=HOW        wait for interrupts with 'eventfd' (the library,\n"
+	       "                        default) or 'read' (poll() and read() on the\n"
+	       "                        ivshmem device file, both sides)\n"
+	       "      --no-irq          skip the interrupt round trips\n"
+	       "      --no-poll         skip the busy-poll round trips\n"
 	       "  -o, --offset=O        control block in the shared memory; the memory\n"
 	       "                        from O on is overwritten (default 0)\n"
 	       "  -s, --size=S          memcpy size (default 16M, at most what fits)\n"
-	       "  -t, --timeout=MS      wait at most MS for the other side (default 30000)\n"
+	       "  -r, --reps=N          timed copies per memcpy test (default 10)\n"
 	       "      --no-memcpy       skip the memcpy test\n"
 	       "      --cache=MODE      map default, wb, wc or uc\n"
+	       "  -c, --cpu=N           run on CPU N only\n"
+	       "  -t, --timeout=MS      wait at most MS for the other side (default 30000)\n"
 	       "  -j, --json            print the results as JSON\n"
 	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address,\n"
 	       "                        /dev/uioN or unix:/path/to/server.sock\n"
@@ -90,10 +107,11 @@ static void help(void)
 }
 
 struct opts {
-	bool respond, json, memcpy;
+	bool respond, json, memcpy, irq, poll;
+	unsigned int wait;	/* WAIT_* */
 	uint64_t peer;		/* UINT64_MAX: none */
 	unsigned int vector;
-	uint64_t count, offset, size, timeout;
+	uint64_t count, offset, size, timeout, reps;
 	enum ivshmem_map_mode mode;
 };
 
@@ -102,6 +120,9 @@ struct stats {
 	const char *skipped;	/* why not measured */
 	double min, p50, p99, max;	/* microseconds */
 };
+
+static const char *const wait_names[] = { "eventfd", "read" };
+static const char *const mode_names[] = { "default", "wb", "wc", "uc" };
 
 static void sleep_us(long us)
 {
@@ -117,12 +138,12 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Nearest-rank percentile of sorted @v. */
-static double pct(const uint64_t *v, uint64_t n, unsigned int p)
+/* Nearest-rank percentile of sorted @v, in the unit of @v. */
+static uint64_t pct(const uint64_t *v, uint64_t n, unsigned int p)
 {
 	uint64_t rank = (n * p + 99) / 100;
 
-	return (double)v[rank ? rank - 1 : 0] / 1000.0;
+	return v[rank ? rank - 1 : 0];
 }
 
 static void summarize(struct stats *s, uint64_t *lat, uint64_t n)
@@ -130,8 +151,8 @@ static void summarize(struct stats *s, uint64_t *lat, uint64_t n)
 	qsort(lat, n, sizeof(*lat), cmp_u64);
 	s->done = true;
 	s->min = (double)lat[0] / 1000.0;
-	s->p50 = pct(lat, n, 50);
-	s->p99 = pct(lat, n, 99);
+	s->p50 = (double)pct(lat, n, 50) / 1000.0;
+	s->p99 = (double)pct(lat, n, 99) / 1000.0;
 	s->max = (double)lat[n - 1] / 1000.0;
 }
 
@@ -141,6 +162,60 @@ static void drain(struct ivshmem *dev, unsigned int vector)
 		;
 }
 
+/*
+ * --wait=read: a file of its own on the ivshmem device, which counts the
+ * interrupts of every vector for read() from the moment it is opened.
+ */
+static int open_dev_file(struct ivshmem *dev)
+{
+	int fd;
+
+	if (ivshmem_backend(dev) != IVSHMEM_BACKEND_CHAR)
+		return -EOPNOTSUPP;
+	fd = open(ivshmem_path(dev), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void file_drain(int fd)
+{
+	struct ivshmem_event ev[16];
+
+	while (read(fd, ev, sizeof(ev)) > 0)
+		;
+}
+
+/* Wait until @vector of the device file @fd reports an interrupt. */
+static int file_wait(int fd, unsigned int vector, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct ivshmem_event ev[16];
+	int64_t deadline = tool_now_ms() + timeout_ms;
+
+	for (;;) {
+		int64_t left = deadline - tool_now_ms();
+		ssize_t n;
+		int ret;
+
+		ret = poll(&pfd, 1, left > 0 ? (int)left : 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0)
+			return -errno;
+		if (ret == 0)
+			return -ETIMEDOUT;
+		if (pfd.revents & (POLLHUP | POLLERR))
+			return -ENODEV;
+		n = read(fd, ev, sizeof(ev));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n < 0)
+			return -errno;
+		for (size_t i = 0; i < (size_t)n / sizeof(ev[0]); i++)
+			if (ev[i].vector == vector)
+				return 0;
+	}
+}
+
 /* ------------------------------------------------------------ responder */
 
 static int respond(struct ivshmem *dev, const struct opts *o)
@@ -148,7 +223,7 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 	bool can_irq = o->vector < ivshmem_vectors(dev);
 	int64_t quiet_since = tool_now_ms();
 	uint64_t served = 0, last = 0, peer;
-	int id = ivshmem_id(dev), ret;
+	int id = ivshmem_id(dev), ret, file = -1;
 
 	if (id < 0)
 		tool_fail("%s: cannot respond: %s", ivshmem_path(dev), ivshmem_strerror(id));
@@ -158,6 +233,10 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 			tool_fail("%s: vector %u: %s", ivshmem_path(dev), o->vector,
 				  ivshmem_strerror(ret));
 		drain(dev, o->vector);
+		/* Open now: a ring that comes before the open would be lost. */
+		file = open_dev_file(dev);
+		if (file >= 0)
+			file_drain(file);
 	}
 	set(SLOT_MAGIC, 0);
 	set(SLOT_INITIATOR, 0);
@@ -165,7 +244,8 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 	set(SLOT_PING, 0);
 	set(SLOT_PONG, 0);
 	set(SLOT_SERVED, 0);
-	set(SLOT_CAN_IRQ, can_irq);
+	set(SLOT_WAIT, WAIT_LIB);
+	set(SLOT_CAN_IRQ, (can_irq ? 1u << WAIT_LIB : 0) | (file >= 0 ? 1u << WAIT_READ : 0));
 	set(SLOT_VECTOR, o->vector);
 	set(SLOT_RESPONDER, (uint64_t)id + 1);
 	set(SLOT_MAGIC, BENCH_MAGIC);
@@ -190,7 +270,10 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 				sleep_us(1000);
 				break;
 			}
-			ret = ivshmem_wait(dev, &o->vector, 1, 100, &ev);
+			if (get(SLOT_WAIT) == WAIT_READ && file >= 0)
+				ret = file_wait(file, o->vector, 100);
+			else
+				ret = ivshmem_wait(dev, &o->vector, 1, 100, &ev);
 			if (ret == -ETIMEDOUT)
 				break;
 			if (ret < 0)
@@ -222,6 +305,8 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 			break;
 		case CMD_DONE:
 			set(SLOT_MAGIC, 0);
+			if (file >= 0)
+				close(file);
 			if (o->json)
 				printf("{\"device\": \"%s\", \"id\": %d, \"served\": %" PRIu64 "}\n",
 				       ivshmem_path(dev), id, served);
@@ -241,12 +326,21 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 static void irq_rounds(struct ivshmem *dev, const struct opts *o, uint64_t warm, uint64_t *lat)
 {
 	unsigned int peer = (unsigned int)o->peer;
-	int ret;
+	int ret, file = -1;
 
-	ret = ivshmem_vector_fd(dev, o->vector);
-	if (ret < 0)
-		tool_fail("%s: vector %u: %s", ivshmem_path(dev), o->vector, ivshmem_strerror(ret));
-	drain(dev, o->vector);
+	if (o->wait == WAIT_READ) {
+		file = open_dev_file(dev);
+		if (file < 0)
+			tool_fail("%s: open: %s", ivshmem_path(dev), ivshmem_strerror(file));
+		file_drain(file);
+	} else {
+		ret = ivshmem_vector_fd(dev, o->vector);
+		if (ret < 0)
+			tool_fail("%s: vector %u: %s", ivshmem_path(dev), o->vector,
+				  ivshmem_strerror(ret));
+		drain(dev, o->vector);
+	}
+	set(SLOT_WAIT, o->wait);
 	set(SLOT_CMD, CMD_IRQ);
 	for (uint64_t i = 0; i < warm + o->count; i++) {
 		struct ivshmem_irq ev;
@@ -256,7 +350,10 @@ static void irq_rounds(struct ivshmem *dev, const struct opts *o, uint64_t warm,
 		if (ret < 0)
 			tool_fail("%s: ring peer %u vector %u: %s", ivshmem_path(dev), peer,
 				  o->vector, ivshmem_strerror(ret));
-		ret = ivshmem_wait(dev, &o->vector, 1, (int)o->timeout, &ev);
+		if (file >= 0)
+			ret = file_wait(file, o->vector, (int)o->timeout);
+		else
+			ret = ivshmem_wait(dev, &o->vector, 1, (int)o->timeout, &ev);
 		if (ret == -ETIMEDOUT)
 			tool_fail("%s: peer %u did not ring back on vector %u within %" PRIu64
 				  " ms", ivshmem_path(dev), peer, o->vector, o->timeout);
@@ -265,6 +362,8 @@ static void irq_rounds(struct ivshmem *dev, const struct opts *o, uint64_t warm,
 		if (i >= warm)
 			lat[i - warm] = tool_now_ns() - t0;
 	}
+	if (file >= 0)
+		close(file);
 }
 
 static void poll_rounds(struct ivshmem *dev, const struct opts *o, uint64_t warm, uint64_t *lat)
@@ -314,16 +413,26 @@ static void initiate(struct ivshmem *dev, const struct opts *o, struct stats *ir
 	if (!lat)
 		tool_fail("out of memory");
 
-	if (o->vector >= ivshmem_vectors(dev))
+	if (!o->irq)
+		irq->skipped = "not asked for";
+	else if (o->vector >= ivshmem_vectors(dev))
 		irq->skipped = "this peer has no such vector";
-	else if (!get(SLOT_CAN_IRQ))
-		irq->skipped = "the responder cannot wait on the vector";
+	else if (o->wait == WAIT_READ && ivshmem_backend(dev) != IVSHMEM_BACKEND_CHAR)
+		irq->skipped = "--wait=read needs the ivshmem driver on this peer";
+	else if (!(get(SLOT_CAN_IRQ) & (1u << o->wait)))
+		irq->skipped = o->wait == WAIT_READ ?
+			"the responder has no ivshmem device file to read" :
+			"the responder cannot wait on the vector";
 	else {
 		irq_rounds(dev, o, warm, lat);
 		summarize(irq, lat, o->count);
 	}
-	poll_rounds(dev, o, warm, lat);
-	summarize(poll, lat, o->count);
+	if (o->poll) {
+		poll_rounds(dev, o, warm, lat);
+		summarize(poll, lat, o->count);
+	} else {
+		poll->skipped = "not asked for";
+	}
 	set(SLOT_CMD, CMD_DONE);
 	/* The responder leaves the block before the memcpy test may overwrite it. */
 	deadline = tool_now_ms() + 2000;
@@ -334,31 +443,40 @@ static void initiate(struct ivshmem *dev, const struct opts *o, struct stats *ir
 
 /* -------------------------------------------------------------- memcpy */
 
+struct rate {
+	double p50, p99;	/* MiB/s of the median and of the 99th-percentile slowest copy */
+};
+
 struct copy_result {
 	uint64_t bytes;
-	double to_map, from_map, plain;	/* MiB/s */
+	struct rate to_map, from_map, plain;
 	const char *skipped;
 };
 
-static double throughput(void *dst, const void *src, size_t len)
+static void throughput(void *dst, const void *src, size_t len, uint64_t reps, uint64_t *t,
+		       struct rate *r)
 {
-	uint64_t t0, elapsed, reps = 0;
+	double mib = (double)len / (1024.0 * 1024.0);
 
-	memcpy(dst, src, len);	/* fault the pages in first */
-	t0 = tool_now_ns();
-	do {
+	memcpy(dst, src, len);	/* warm-up, and fault the pages in */
+	for (uint64_t i = 0; i < reps; i++) {
+		uint64_t t0 = tool_now_ns();
+
 		memcpy(dst, src, len);
 		__asm__ __volatile__("" : : "r"(dst) : "memory");
-		reps++;
-		elapsed = tool_now_ns() - t0;
-	} while (reps < 3 || elapsed < 200000000ull);
-	return (double)len * (double)reps / (1024.0 * 1024.0) / ((double)elapsed / 1e9);
+		t[i] = tool_now_ns() - t0;
+		if (!t[i])
+			t[i] = 1;
+	}
+	qsort(t, reps, sizeof(*t), cmp_u64);
+	r->p50 = mib / ((double)pct(t, reps, 50) / 1e9);
+	r->p99 = mib / ((double)pct(t, reps, 99) / 1e9);
 }
 
 static void copy_test(struct ivshmem *dev, const struct opts *o, uint64_t start,
 		      struct copy_result *r)
 {
-	uint64_t size = ivshmem_size(dev);
+	uint64_t size = ivshmem_size(dev), *t;
 	size_t len;
 	char *a, *b;
 	void *map;
@@ -376,14 +494,16 @@ static void copy_test(struct ivshmem *dev, const struct opts *o, uint64_t start,
 			  ivshmem_strerror(ret));
 	a = malloc(len);
 	b = malloc(len);
-	if (!a || !b)
+	t = calloc(o->reps, sizeof(*t));
+	if (!a || !b || !t)
 		tool_fail("out of memory");
 	for (size_t i = 0; i < len; i++)
 		a[i] = (char)(i * 7);
 	memset(b, 0, len);
-	r->to_map = throughput(map, a, len);
-	r->from_map = throughput(b, map, len);
-	r->plain = throughput(b, a, len);
+	throughput(map, a, len, o->reps, t, &r->to_map);
+	throughput(b, map, len, o->reps, t, &r->from_map);
+	throughput(b, a, len, o->reps, t, &r->plain);
+	free(t);
 	free(a);
 	free(b);
 	ivshmem_unmap(map, len);
@@ -409,44 +529,69 @@ static void print_stats(const char *name, const struct stats *s)
 		printf("  %-10s skipped: %s\n", name, s->skipped);
 }
 
+static void print_rate_json(const char *name, const struct rate *r)
+{
+	printf(", \"%s_mib_s\": %.1f, \"%s_p99_mib_s\": %.1f", name, r->p50, name, r->p99);
+}
+
 static void report(struct ivshmem *dev, const struct opts *o, const struct stats *irq,
 		   const struct stats *poll, const struct copy_result *cp)
 {
 	char size[32];
 
 	if (o->json) {
-		printf("{\"device\": \"%s\"", ivshmem_path(dev));
+		printf("{\"device\": \"%s\", \"backend\": \"%s\"", ivshmem_path(dev),
+		       ivshmem_backend_name(ivshmem_backend(dev)));
 		if (ivshmem_id(dev) >= 0)
 			printf(", \"id\": %d", ivshmem_id(dev));
 		if (o->peer != UINT64_MAX) {
-			printf(", \"peer\": %" PRIu64 ", \"vector\": %u, \"round_trips\": %" PRIu64,
-			       o->peer, o->vector, o->count);
+			printf(", \"peer\": %" PRIu64 ", \"vector\": %u, \"wait\": \"%s\", "
+			       "\"round_trips\": %" PRIu64, o->peer, o->vector, wait_names[o->wait],
+			       o->count);
 			print_stats_json("interrupt", irq);
 			print_stats_json("busy_poll", poll);
 		}
-		if (o->memcpy && !cp->skipped)
-			printf(", \"memcpy\": {\"bytes\": %" PRIu64 ", \"to_mapping_mib_s\": %.1f, "
-			       "\"from_mapping_mib_s\": %.1f, \"plain_mib_s\": %.1f}", cp->bytes,
-			       cp->to_map, cp->from_map, cp->plain);
-		else if (o->memcpy)
+		if (o->memcpy && !cp->skipped) {
+			printf(", \"memcpy\": {\"bytes\": %" PRIu64 ", \"reps\": %" PRIu64
+			       ", \"cache\": \"%s\"", cp->bytes, o->reps, mode_names[o->mode]);
+			print_rate_json("to_mapping", &cp->to_map);
+			print_rate_json("from_mapping", &cp->from_map);
+			print_rate_json("plain", &cp->plain);
+			printf("}");
+		} else if (o->memcpy) {
 			printf(", \"memcpy\": null, \"memcpy_skipped\": \"%s\"", cp->skipped);
+		}
 		printf("}\n");
 		return;
 	}
 	if (o->peer != UINT64_MAX) {
-		printf("round trips with peer %" PRIu64 " (%" PRIu64 " each, vector %u):\n",
-		       o->peer, o->count, o->vector);
+		printf("round trips with peer %" PRIu64 " (%" PRIu64 " each, vector %u, wait %s):\n",
+		       o->peer, o->count, o->vector, wait_names[o->wait]);
 		print_stats("interrupt", irq);
 		print_stats("busy-poll", poll);
 	}
 	if (o->memcpy && cp->skipped) {
 		printf("memcpy: skipped: %s\n", cp->skipped);
 	} else if (o->memcpy) {
-		printf("memcpy, %s:\n", tool_human_size(cp->bytes, size, sizeof(size)));
-		printf("  to the mapping    %10.1f MiB/s\n", cp->to_map);
-		printf("  from the mapping  %10.1f MiB/s\n", cp->from_map);
-		printf("  plain buffer      %10.1f MiB/s\n", cp->plain);
+		printf("memcpy, %s, %" PRIu64 " copies each (median, 99th percentile):\n",
+		       tool_human_size(cp->bytes, size, sizeof(size)), o->reps);
+		printf("  to the mapping    %10.1f MiB/s  %10.1f MiB/s\n", cp->to_map.p50,
+		       cp->to_map.p99);
+		printf("  from the mapping  %10.1f MiB/s  %10.1f MiB/s\n", cp->from_map.p50,
+		       cp->from_map.p99);
+		printf("  plain buffer      %10.1f MiB/s  %10.1f MiB/s\n", cp->plain.p50,
+		       cp->plain.p99);
 	}
+}
+
+static void pin(uint64_t cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET((int)cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		tool_fail("--cpu %" PRIu64 ": %s", cpu, strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -456,19 +601,24 @@ int main(int argc, char **argv)
 		{ "peer", required_argument, NULL, 'p' },
 		{ "vector", required_argument, NULL, 'v' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "no-irq", no_argument, NULL, 'I' },
+		{ "no-poll", no_argument, NULL, 'P' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ "size", required_argument, NULL, 's' },
+		{ "reps", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "no-memcpy", no_argument, NULL, 'M' },
 		{ "cache", required_argument, NULL, 'C' },
+		{ "cpu", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = {
-		.memcpy = true, .peer = UINT64_MAX, .count = 1000, .size = 16 << 20,
-		.timeout = 30000, .mode = IVSHMEM_MAP_DEFAULT,
+		.memcpy = true, .irq = true, .poll = true, .peer = UINT64_MAX, .count = 1000,
+		.size = 16 << 20, .reps = 10, .timeout = 30000, .mode = IVSHMEM_MAP_DEFAULT,
 	};
 	struct stats irq = { 0 }, poll = { 0 };
 	struct copy_result cp = { 0 };
@@ -480,7 +630,7 @@ int main(int argc, char **argv)
 
 	tool_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":Rp:v:n:o:s:t:jd:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":Rp:v:n:w:o:s:r:t:c:jd:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'R':
 			o.respond = true;
@@ -497,6 +647,20 @@ int main(int argc, char **argv)
 			if (!o.count)
 				tool_usage("--count: must be at least 1");
 			break;
+		case 'w':
+			if (!strcmp(optarg, "eventfd"))
+				o.wait = WAIT_LIB;
+			else if (!strcmp(optarg, "read"))
+				o.wait = WAIT_READ;
+			else
+				tool_usage("--wait: '%s' is not eventfd or read", optarg);
+			break;
+		case 'I':
+			o.irq = false;
+			break;
+		case 'P':
+			o.poll = false;
+			break;
 		case 'o':
 			o.offset = tool_number("--offset", optarg, INT64_MAX, true);
 			if (o.offset % CTL_LINE)
@@ -507,6 +671,11 @@ int main(int argc, char **argv)
 			if (!o.size)
 				tool_usage("--size: must be at least 1");
 			break;
+		case 'r':
+			o.reps = tool_number("--reps", optarg, 1000000, false);
+			if (!o.reps)
+				tool_usage("--reps: must be at least 1");
+			break;
 		case 't':
 			o.timeout = tool_number("--timeout", optarg, INT32_MAX, false);
 			break;
@@ -515,6 +684,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			o.mode = tool_map_mode(optarg);
+			break;
+		case 'c':
+			pin(tool_number("--cpu", optarg, CPU_SETSIZE - 1, false));
 			break;
 		case 'j':
 			o.json = true;
