@@ -11,8 +11,13 @@
  *   IVSHMEM_FUZZ_SECONDS=N  bounds the time per device (5 s); the number of
  *                           iterations done is printed, give it as
  *                           IVSHMEM_FUZZ_ITERS to replay exactly
+ *   IVSHMEM_FUZZ_KIND=K     fuzz only the plain or the doorbell device
+ *   IVSHMEM_FUZZ_UNTIL_GONE=1  the device is removed while the fuzzer
+ *                           runs: SIGBUS is expected, the run ends when the
+ *                           device node is gone, and it must go in time
  */
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -23,6 +28,14 @@
 #define PAGE		4096UL
 #define NMAPS		8
 #define NEFDS		4
+
+static sigjmp_buf bus_jb;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jb, 1);
+}
 
 struct rng {
 	uint64_t s;
@@ -231,6 +244,7 @@ static void fuzz_files(struct fuzz *z)
 	case 2:		/* a child inherits every mapping and binding */
 		pid = fork();
 		if (pid == 0) {
+			signal(SIGBUS, SIG_DFL);
 			for (i = 0; i < NMAPS; i++)
 				if (z->maps[i].p)
 					((volatile char *)z->maps[i].p)[0];
@@ -251,6 +265,45 @@ static void fuzz_ring(struct fuzz *z)
 	/* Real interrupts, so that the handler races the rest. */
 	if (z->info.dev_flags & IVSHMEM_DEV_DOORBELL)
 		ivs_ring(z->fd, z->info.vm_id, rnd(&z->r) % (z->info.nr_vectors + 1));
+}
+
+/*
+ * The loop: 1 when the device went away (until_gone), 0 at the end of the
+ * iterations or the time, -1 when the device file cannot be reopened.
+ */
+static int fuzz_run(struct fuzz *z, unsigned long iters, long long end,
+		    int until_gone, unsigned long *done, unsigned long *sigbus)
+{
+	volatile int ug = until_gone;
+	volatile unsigned long it, nbus = 0;
+	volatile int ret = 0;
+	unsigned int op;
+
+	for (it = 0; it < iters && ivs_now_ms() < end; it++) {
+		/* A mapping touched after removal lands here. */
+		if (ug && sigsetjmp(bus_jb, 1))
+			nbus++;
+		op = rnd(&z->r) % 16;
+		if (z->fd < 0)
+			z->fd = open(z->node, O_RDWR | O_NONBLOCK);
+		if (z->fd < 0) {
+			ret = ug && (errno == ENOENT || errno == ENODEV) ? 1 : -1;
+			break;
+		}
+		if (op < 6)
+			fuzz_ioctl(z);
+		else if (op < 10)
+			fuzz_mmap(z);
+		else if (op < 12)
+			fuzz_read(z);
+		else if (op < 14)
+			fuzz_ring(z);
+		else
+			fuzz_files(z);
+	}
+	*done = it;
+	*sigbus = nbus;
+	return ret;
 }
 
 FIXTURE(fuzz) {
@@ -278,6 +331,8 @@ FIXTURE_SETUP(fuzz)
 	unsigned int i;
 
 	self->z.fd = -1;
+	if (getenv("IVSHMEM_FUZZ_KIND") && strcmp(getenv("IVSHMEM_FUZZ_KIND"), variant->kind))
+		SKIP(return, "IVSHMEM_FUZZ_KIND=%s", getenv("IVSHMEM_FUZZ_KIND"));
 	if (ivs_find(variant->kind, &d))
 		SKIP(return, "no %s device", variant->kind);
 	self->z.node = strdup(d.node);
@@ -300,6 +355,8 @@ TEST_F_TIMEOUT(fuzz, random_calls_leave_the_device_working, 120)
 	unsigned long seed = envnum("IVSHMEM_FUZZ_SEED", 20261125);
 	unsigned long iters = envnum("IVSHMEM_FUZZ_ITERS", 200000);
 	long long end = ivs_now_ms() + 1000 * envnum("IVSHMEM_FUZZ_SECONDS", 5);
+	int until_gone = envnum("IVSHMEM_FUZZ_UNTIL_GONE", 0) != 0, gone;
+	unsigned long sigbus = 0;
 	struct fuzz *z = &self->z;
 	struct ivshmem_info info;
 	unsigned long it;
@@ -310,26 +367,19 @@ TEST_F_TIMEOUT(fuzz, random_calls_leave_the_device_working, 120)
 		return;
 	z->r.s = seed * 2 + variant->salt;
 	TH_LOG("seed %lu on %s (IVSHMEM_FUZZ_SEED=%lu replays it)", seed, z->node, seed);
-	for (it = 0; it < iters && ivs_now_ms() < end; it++) {
-		unsigned int op = rnd(&z->r) % 16;
-
-		if (z->fd < 0)
-			z->fd = open(z->node, O_RDWR | O_NONBLOCK);
-		ASSERT_LE(0, z->fd) TH_LOG("reopen at %lu: %s", it, strerror(errno));
-		if (op < 6)
-			fuzz_ioctl(z);
-		else if (op < 10)
-			fuzz_mmap(z);
-		else if (op < 12)
-			fuzz_read(z);
-		else if (op < 14)
-			fuzz_ring(z);
-		else
-			fuzz_files(z);
-	}
+	if (until_gone)
+		signal(SIGBUS, on_sigbus);
+	gone = fuzz_run(z, iters, end, until_gone, &it, &sigbus);
+	ASSERT_LE(0, gone) TH_LOG("reopen at %lu: %s", it, strerror(errno));
 	TH_LOG("%lu iterations (IVSHMEM_FUZZ_ITERS=%lu with the seed replays them)",
 	       it, it);
-
+	if (until_gone) {
+		signal(SIGBUS, SIG_DFL);
+		TH_LOG("device gone after %lu iterations, %lu SIGBUS", it, sigbus);
+		EXPECT_TRUE(gone) TH_LOG("the device was not removed in time");
+		EXPECT_EQ(0, z->unexpected);
+		return;
+	}
 	EXPECT_EQ(0, z->unexpected);
 
 	/* The device still works: info, memory, and a ring to itself. */

@@ -91,6 +91,34 @@ check bind_brings_the_plain_device_back waitdevs 2
 check_eq rebound_plain_reads "$(ivshmem_util read plain 0x40000 16)" kept-by-the-host
 ''')
 
+    # Fuzzers on both devices while the doorbell is unplugged and the
+    # plain device removed through sysfs; then both come back.
+    a.run(r'''
+for k in doorbell plain; do
+	IVSHMEM_FUZZ_KIND=$k IVSHMEM_FUZZ_UNTIL_GONE=1 IVSHMEM_FUZZ_SECONDS=60 \
+		IVSHMEM_FUZZ_SEED=7 ivshmem_fuzz > /tmp/fuzz-$k.out 2>&1 &
+	eval fuzz_$k=\$!
+done
+sleep 3
+hsync fuzz_unplug
+pl=$(devof 0); plpci=$(pciof $pl)
+echo 1 > /sys/bus/pci/devices/$plpci/remove
+wait $fuzz_doorbell
+check_eq fuzzer_survives_device_del $? 0
+sed 's/^/# /' /tmp/fuzz-doorbell.out | grep -v '^# ok\|RUN\|OK' | tail -n 5
+wait $fuzz_plain
+check_eq fuzzer_survives_sysfs_remove $? 0
+sed 's/^/# /' /tmp/fuzz-plain.out | grep -v '^# ok\|RUN\|OK' | tail -n 5
+check_eq no_device_after_fuzzed_removal "$(ls /sys/class/ivshmem | wc -l)" 0
+check pat_list_clean_after_fuzzed_removal ivshmem_util pat-clean
+hsync fuzz_replug
+echo 1 > /sys/bus/pci/rescan
+check devices_back_after_fuzzed_removal waitdevs 2
+check doorbell_rings_after_fuzzed_removal selfring $(devof 1) 0
+''')
+    s.at('fuzz_unplug', lambda: a.unplug('db0'))
+    s.at('fuzz_replug', lambda: a.replug('db0'))
+
     # rmmod while in use, and modprobe/rmmod loops.
     a.run(r'''
 exec 3< /dev/$(devof 0)
