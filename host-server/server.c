@@ -15,11 +15,26 @@
  * reference counted, so the descriptors stay valid even when that peer
  * leaves before the announcement is out.
  *
- * Because every queue is sent in order, an ID can be given out again as
- * soon as its disconnect notice has been queued to every other peer: no
- * peer can see the newcomer before the notice for the old one.  IDs are
- * given out lowest first, so a peer that needs ID 0 (a QEMU device with
- * master=on) gets it back after reconnecting.
+ * Peer IDs.  Because every queue is sent in order, an ID could be given
+ * out again as soon as its disconnect notice is queued to every other
+ * peer.  QEMU's ivshmem-doorbell device does not cope with that: on a
+ * disconnect notice it frees its array of the peer's eventfds but keeps
+ * the pointer, so a later connect message for the same ID writes into
+ * freed memory, and the next disconnect frees it a second time.  A freed
+ * ID is therefore "held" while any peer that was connected when its
+ * departure was announced (a witness) is still connected.  A global
+ * clock ticks at every connect and every departure; each peer keeps the
+ * tick of its connect, each held ID the tick of its departure.  Peers
+ * are listed in connect order, so the oldest is at the head, and an ID
+ * has no witness left once the oldest peer connected after it left.
+ * Held IDs are listed in departure order and released from the front
+ * whenever a peer leaves; no scan is needed.
+ *
+ * New peers get the lowest ID that is neither in use nor held, so a peer
+ * that needs ID 0 (a QEMU device with master=on) gets it back once every
+ * peer that saw it leave has left too.  Only when every free ID is held
+ * is the lowest free one reused anyway, with a warning.  Without vectors
+ * nothing is announced, and no ID is ever held.
  *
  * Peers that fail (a send error, a full queue, a socket that stays full
  * too long) are only marked dead while events are handled, and dropped
@@ -58,6 +73,8 @@
 #define WARN_INTERVAL_MS	10000
 /* Queues larger than this are freed once empty, so memory goes back. */
 #define QUEUE_KEEP		64
+/* End of the list of held IDs */
+#define ID_NONE			UINT32_MAX
 
 /*
  * One peer's eventfds.  @refs counts the owning peer and every queued
@@ -93,6 +110,8 @@ struct peer {
 	bool stalled;			/* on the server's stalled list */
 	struct peer *stall_prev, *stall_next;
 	struct peer *next_dead;
+	uint64_t stamp;			/* clock at its connect */
+	struct peer *older, *newer;	/* the list of peers in connect order */
 };
 
 struct server {
@@ -102,6 +121,13 @@ struct server {
 	struct peer **peers;		/* indexed by ID */
 	uint64_t *used;			/* bitmap of the IDs in use */
 	unsigned int npeers;
+	uint64_t clock;			/* ticks at every connect and departure */
+	struct peer *oldest, *newest;	/* connected peers in connect order */
+	uint64_t *held;			/* bitmap of the free IDs still witnessed */
+	uint64_t *gone;			/* by ID: clock at its last departure */
+	uint32_t *held_next, *held_prev; /* held IDs in departure order */
+	uint32_t held_head, held_tail;
+	bool warned_held;		/* a held ID had to be given out */
 	size_t queue_max;		/* entries a queue may hold */
 	struct peer *dead;		/* marked dead, not yet dropped */
 	struct peer *stalled;		/* peers whose socket is full */
@@ -183,19 +209,108 @@ static int next_id(const struct server *srv, unsigned int from)
 	}
 }
 
-/* Lowest free ID, or -1. */
-static int free_id(const struct server *srv)
+/* Lowest ID neither in use nor (with @skip_held) held, or -1. */
+static int lowest_free(const struct server *srv, bool skip_held)
 {
 	unsigned int w;
 
 	for (w = 0; w * 64 < srv->cfg.max_peers; w++) {
-		if (~srv->used[w]) {
-			unsigned int id = w * 64 + (unsigned int)__builtin_ctzll(~srv->used[w]);
+		uint64_t taken = srv->used[w] | (skip_held ? srv->held[w] : 0);
+
+		if (~taken) {
+			unsigned int id = w * 64 + (unsigned int)__builtin_ctzll(~taken);
 
 			return id < srv->cfg.max_peers ? (int)id : -1;
 		}
 	}
 	return -1;
+}
+
+/* Hold a free ID: connected peers saw it leave at @stamp. */
+static void held_add(struct server *srv, unsigned int id, uint64_t stamp)
+{
+	srv->gone[id] = stamp;
+	srv->held_next[id] = ID_NONE;
+	srv->held_prev[id] = srv->held_tail;
+	if (srv->held_tail != ID_NONE)
+		srv->held_next[srv->held_tail] = id;
+	else
+		srv->held_head = id;
+	srv->held_tail = id;
+	srv->held[id / 64] |= 1ULL << (id % 64);
+}
+
+static void held_del(struct server *srv, unsigned int id)
+{
+	uint32_t prev = srv->held_prev[id], next = srv->held_next[id];
+
+	if (prev != ID_NONE)
+		srv->held_next[prev] = next;
+	else
+		srv->held_head = next;
+	if (next != ID_NONE)
+		srv->held_prev[next] = prev;
+	else
+		srv->held_tail = prev;
+	srv->held[id / 64] &= ~(1ULL << (id % 64));
+}
+
+/*
+ * Release the held IDs that no connected peer saw leave: those that left
+ * before the oldest connected peer came.  They are at the front.
+ */
+static void held_release(struct server *srv)
+{
+	while (srv->held_head != ID_NONE &&
+	       (!srv->oldest || srv->gone[srv->held_head] < srv->oldest->stamp))
+		held_del(srv, srv->held_head);
+}
+
+/* The ID for a new peer, or -1 when all are in use. */
+static int pick_id(struct server *srv)
+{
+	int id = lowest_free(srv, true);
+
+	if (id >= 0)
+		return id;
+	id = lowest_free(srv, false);
+	if (id < 0)
+		return -1;
+	held_del(srv, (unsigned int)id);
+	if (!srv->warned_held) {
+		log_warn("reusing peer ID %d while peers that saw it leave are connected: every "
+			 "free ID is such; QEMU doorbell devices among them may fail "
+			 "(raise --max-peers)", id);
+		srv->warned_held = true;
+	} else {
+		log_debug("peer %d: ID reused while peers that saw it leave are connected", id);
+	}
+	return id;
+}
+
+/* Note a peer's connect: it is the newest. */
+static void peer_link(struct server *srv, struct peer *p)
+{
+	p->stamp = ++srv->clock;
+	p->newer = NULL;
+	p->older = srv->newest;
+	if (srv->newest)
+		srv->newest->newer = p;
+	else
+		srv->oldest = p;
+	srv->newest = p;
+}
+
+static void peer_unlink(struct server *srv, struct peer *p)
+{
+	if (p->older)
+		p->older->newer = p->newer;
+	else
+		srv->oldest = p->newer;
+	if (p->newer)
+		p->newer->older = p->older;
+	else
+		srv->newest = p->older;
 }
 
 #define for_each_peer(srv, id) \
@@ -424,7 +539,7 @@ static void peer_add(struct server *srv, int sock)
 	struct peer *p;
 	int id;
 
-	id = free_id(srv);
+	id = pick_id(srv);
 	if (id < 0) {
 		warn_refused(srv, "every peer ID is in use", 0);
 		close(sock);
@@ -456,6 +571,7 @@ static void peer_add(struct server *srv, int sock)
 	srv->peers[id] = p;
 	srv->used[id / 64] |= 1ULL << (id % 64);
 	srv->npeers++;
+	peer_link(srv, p);
 	log_debug("peer %d: connected (%u peers)", id, srv->npeers);
 
 	queue_push(srv, p, PROTOCOL_VERSION, NULL);
@@ -531,6 +647,7 @@ static void peer_drop(struct server *srv, struct peer *p)
 	queue_free(p);
 	srv->peers[id] = NULL;
 	srv->npeers--;
+	peer_unlink(srv, p);
 	/* Peers without vectors never heard of it: nothing to withdraw. */
 	if (srv->cfg.vectors) {
 		for_each_peer(srv, other) {
@@ -540,8 +657,15 @@ static void peer_drop(struct server *srv, struct peer *p)
 			peer_flush(srv, srv->peers[other]);
 		}
 	}
-	/* Only now, with the notice queued everywhere, may the ID be reused. */
+	/*
+	 * Only now, with the notice queued everywhere, may the ID be reused,
+	 * and only once every peer that got the notice has left as well.
+	 */
+	srv->clock++;
+	if (srv->cfg.vectors && srv->oldest)
+		held_add(srv, id, srv->clock);
 	srv->used[id / 64] &= ~(1ULL << (id % 64));
+	held_release(srv);
 	fdset_put(p->vectors);
 	free(p);
 	log_debug("peer %u: gone (%u peers)", id, srv->npeers);
@@ -626,8 +750,16 @@ struct server *server_new(const struct server_config *cfg)
 	srv->queue_max = 4 * (size_t)cfg->max_peers + 1024;
 	srv->peers = calloc(cfg->max_peers, sizeof(*srv->peers));
 	srv->used = calloc((cfg->max_peers + 63) / 64, sizeof(*srv->used));
+	srv->held = calloc((cfg->max_peers + 63) / 64, sizeof(*srv->held));
+	/* Only entries of held IDs are read: no need to clear (or touch) them. */
+	srv->gone = malloc(cfg->max_peers * sizeof(*srv->gone));
+	srv->held_next = malloc(cfg->max_peers * sizeof(*srv->held_next));
+	srv->held_prev = malloc(cfg->max_peers * sizeof(*srv->held_prev));
+	srv->held_head = ID_NONE;
+	srv->held_tail = ID_NONE;
 	srv->shm = malloc(sizeof(*srv->shm) + sizeof(int));
-	if (!srv->peers || !srv->used || !srv->shm)
+	if (!srv->peers || !srv->used || !srv->held || !srv->gone || !srv->held_next ||
+	    !srv->held_prev || !srv->shm)
 		goto err;
 	/* The server's reference keeps the caller's descriptor from being closed. */
 	srv->shm->refs = 1;
@@ -706,6 +838,10 @@ void server_free(struct server *srv)
 	if (srv->epfd >= 0)
 		close(srv->epfd);
 	free(srv->shm);
+	free(srv->held_prev);
+	free(srv->held_next);
+	free(srv->gone);
+	free(srv->held);
 	free(srv->used);
 	free(srv->peers);
 	free(srv);

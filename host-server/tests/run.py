@@ -33,8 +33,9 @@ sys.path.insert(0, HERE)
 
 from proto_client import Peer, ProtocolError, eventfd_id  # noqa: E402
 
-ASAN = os.path.join(TOP, 'ivshmem-server-asan')
-PLAIN = os.path.join(TOP, 'ivshmem-server')
+# Another build (an older one, to compare) can be tested through the environment.
+ASAN = os.environ.get('IVSHMEM_SERVER_ASAN', os.path.join(TOP, 'ivshmem-server-asan'))
+PLAIN = os.environ.get('IVSHMEM_SERVER', os.path.join(TOP, 'ivshmem-server'))
 WIRE_TEST = os.path.join(TOP, 'tests', 'wire_test')
 QEMU = shutil.which('qemu-system-x86_64')
 SHM_PREFIX = 'ivshmem-server-test-%d-' % os.getpid()
@@ -585,7 +586,7 @@ def zero_vectors(tmp):
 
 @test
 def id_reuse(tmp):
-    """IDs are reused lowest first, only after the disconnect was announced"""
+    """IDs are reused lowest first, once nobody connected saw the old peer leave"""
     srv = Server(tmp, vectors=2)
     try:
         w = srv.peer().handshake()            # 0: watches
@@ -593,27 +594,120 @@ def id_reuse(tmp):
         w.wait_for(lambda q: len(q.others()) == 4)
         p[2].close()
         p[3].close()
-        # The IDs are free once the departures are announced.
         w.wait_for(lambda q: q.others() == [1, 4])
+        # 2 and 3 are free, but w, 1 and 4 saw them leave: never-used IDs come first.
         c = srv.peer().handshake()
-        check(c.id == 2, 'expected ID 2, got %d' % c.id)
+        check(c.id == 5, 'expected ID 5, got %d' % c.id)
         d = srv.peer().handshake()
-        check(d.id == 3, 'expected ID 3, got %d' % d.id)
+        check(d.id == 6, 'expected ID 6, got %d' % d.id)
+        w.wait_for(lambda q: len(q.events) >= 4 + 2 + 2 + 1)
+        seen = [x for x in w.events if x[0] != 'ready']
+        # Hangups seen in one batch of events may be handled in any order.
+        check(seen[:4] == [('peer', 1), ('peer', 2), ('peer', 3), ('peer', 4)] and
+              sorted(seen[4:6]) == [('gone', 2), ('gone', 3)] and
+              seen[6:] == [('peer', 5), ('peer', 6)], 'watcher saw %r' % w.events)
+        # The last witnesses of 2 and 3 leave (c and d came later): 2 and 3
+        # are given out again, lowest first; c and d saw 0, 1 and 4 leave.
+        for x in (w, p[1], p[4]):
+            x.close()
+        c.wait_for(lambda q: q.others() == [6])
         e = srv.peer().handshake()
-        check(e.id == 5, 'expected ID 5, got %d' % e.id)
-        w.wait_for(lambda q: len(q.events) >= 4 + 2 + 3 + 1)
-        check([x for x in w.events if x[0] != 'ready'] == [
-            ('peer', 1), ('peer', 2), ('peer', 3), ('peer', 4),
-            ('gone', 2), ('gone', 3), ('peer', 2), ('peer', 3), ('peer', 5)],
-            'watcher saw %r' % w.events)
-        check(w.peer_ids[2] == c.own_ids, 'reused ID 2 carries the old fds')
-        # The first peer leaves: a reconnecting master gets ID 0 again.
-        w.close()
-        p[1].wait_for(lambda q: not q.knows(0))
+        check(e.id == 2, 'expected ID 2, got %d' % e.id)
+        f = srv.peer().handshake()
+        check(f.id == 3, 'expected ID 3, got %d' % f.id)
+        g = srv.peer().handshake()
+        check(g.id == 7, 'expected ID 7, got %d' % g.id)
+        c.wait_for(lambda q: q.peer_ids.get(2) == e.own_ids and q.peer_ids.get(3) == f.own_ids)
+        # Everyone leaves: a reconnecting master gets ID 0 again.
+        base = srv.fds()
+        for x in (c, d, e, f, g):
+            x.close()
+        wait_until(lambda: srv.fds() == base - 5 * 3, what='everyone to leave')
         m = srv.peer().handshake()
         check(m.id == 0, 'ID 0 not given back (got %d)' % m.id)
-        for x in (p[1], p[4], c, d, e, m):
+        m.close()
+        check('reusing peer ID' not in srv.text(), 'fallback used:\n' + srv.text())
+    finally:
+        srv.stop()
+
+
+@test
+def id_held_while_witnessed(tmp):
+    """a freed ID is not given out while a peer that saw it leave is connected"""
+    srv = Server(tmp, vectors=1)
+    try:
+        a = srv.peer().handshake()            # 0
+        b = srv.peer().handshake()            # 1
+        a.wait_for(lambda q: q.knows(1))
+        b.close()
+        a.wait_for(lambda q: not q.knows(1))
+        # a saw 1 leave: a QEMU device in a's place would break on 1 again.
+        c = srv.peer().handshake()
+        check(c.id == 2, 'the ID of a departure a connected peer saw was reused: %d' % c.id)
+        # a leaves: 1 has no witness left; c saw 0 leave, so 0 is held.
+        a.close()
+        c.wait_for(lambda q: q.events.count(('gone', 0)) == 1)
+        d = srv.peer().handshake()
+        check(d.id == 1, 'lowest free ID not given out once its witness left: %d' % d.id)
+        # c leaves: d came after 0 left, so 0 is free again; 2 is held by d.
+        c.close()
+        d.wait_for(lambda q: q.events.count(('gone', 2)) == 1)
+        e = srv.peer().handshake()
+        check(e.id == 0, 'ID 0 not given back once its witness left: %d' % e.id)
+        f = srv.peer().handshake()
+        check(f.id == 3, 'ID %d given out, d saw 2 leave' % f.id)
+        # Each newcomer is announced with its own eventfds, no stale ones.
+        d.wait_for(lambda q: q.peer_ids.get(0) == e.own_ids and q.peer_ids.get(3) == f.own_ids)
+        for x in (d, e, f):
             x.close()
+        check('reusing peer ID' not in srv.text(), 'fallback used:\n' + srv.text())
+    finally:
+        srv.stop()
+
+
+@test
+def id_fallback_when_all_held(tmp):
+    """--max-peers full of held IDs: the lowest free one is reused, with one warning"""
+    srv = Server(tmp, vectors=1, args=['--max-peers', '4'])
+    try:
+        base = srv.fds()
+        a, b, c = [srv.peer().handshake() for _ in range(3)]
+        b.close()
+        a.wait_for(lambda q: q.events.count(('gone', 1)) == 1)
+        d = srv.peer().handshake()
+        check(d.id == 3, 'expected the unused ID 3 before held ID 1, got %d' % d.id)
+        check('reusing peer ID' not in srv.text(), 'warned too early:\n' + srv.text())
+        d.close()
+        a.wait_for(lambda q: q.events.count(('gone', 3)) == 1)
+        # 1 and 3 are free, both held by a and c: the lowest is reused.
+        e = srv.peer().handshake()
+        check(e.id == 1, 'expected fallback to ID 1, got %d' % e.id)
+        wait_until(lambda: 'reusing peer ID 1' in srv.text(), what='the fallback warning')
+        a.wait_for(lambda q: q.peer_ids.get(1) == e.own_ids)
+        e.close()
+        a.wait_for(lambda q: q.events.count(('gone', 1)) == 2)
+        f = srv.peer().handshake()
+        check(f.id == 1, 'expected fallback to ID 1 again, got %d' % f.id)
+        a.wait_for(lambda q: q.peer_ids.get(1) == f.own_ids)
+        x = srv.peer().handshake()
+        check(x.id == 3, 'expected fallback to ID 3, got %d' % x.id)
+        # Full: refused.
+        y = srv.peer()
+        try:
+            y.handshake(timeout=5)
+            raise Failure('a fifth peer was accepted')
+        except EOFError:
+            pass
+        y.close()
+        check(srv.text().count('reusing peer ID') == 1, 'the warning was not given once:\n' +
+              srv.text())
+        # The witnesses leave: held IDs are plain free IDs again.
+        for p in (a, c, f, x):
+            p.close()
+        wait_until(lambda: srv.fds() == base, what='everyone to leave')
+        g = srv.peer().handshake()
+        check(g.id == 0, 'expected ID 0 after everyone left, got %d' % g.id)
+        g.close()
     finally:
         srv.stop()
 
@@ -957,8 +1051,11 @@ def hostile_clients(tmp):
         check(b.take(1) == 1, 'peers disturbed')
         check('sent data' in srv.text(), 'no log line for the talker')
         check(srv.alive(), 'server died')
+        # Every newcomer got the lowest never-used ID: a and b saw the others leave.
+        ids = [e[1] for e in b.events if e[0] == 'peer' and e[1]]
+        check(ids == list(range(2, len(ids) + 2)), 'IDs during the storm: %r' % ids)
         c = srv.peer().handshake()
-        check(c.id == 2, 'lowest free ID after the storm is %d' % c.id)
+        check(c.id == len(ids) + 2, 'ID after the storm is %d, want %d' % (c.id, len(ids) + 2))
         for p in (a, b, c):
             p.close()
     finally:
@@ -1195,8 +1292,10 @@ def max_peers_limit(tmp):
         x.close()
         check('peer limit' in srv.text() or 'peer ID' in srv.text(), 'refusal not logged')
         ps[1].close()
+        ps[0].wait_for(lambda q: ('gone', 1) in q.events)
         y = srv.peer().handshake()
         check(y.id == 1, 'freed ID not reused')
+        check('reusing peer ID 1' in srv.text(), 'reuse of a held ID not logged:\n' + srv.text())
         for p in ps[::2] + [y]:
             p.close()
     finally:
@@ -1277,7 +1376,8 @@ def qemu_peer(tmp):
                            capture_output=True, text=True, timeout=60)
         check(m.returncode != 0 and 'master' in m.stderr,
               'QEMU master=on started without ID 0: %d %s' % (m.returncode, m.stderr))
-        a.wait_for(lambda q: q.events.count(('gone', 1)) == 2, timeout=20)
+        # (It got the next unused ID: a saw the first QEMU leave with ID 1.)
+        a.wait_for(lambda q: sum(1 for e in q.events if e[0] == 'gone') == 2, timeout=20)
         # ... and given ID 0 once it is free.
         a.close()
         wait_until(lambda: srv.fds() == base, what='every peer gone', timeout=10)
@@ -1291,6 +1391,49 @@ def qemu_peer(tmp):
         w.close()
         check('dropped' not in srv.text() and 'refus' not in srv.text(),
               'server complained:\n' + srv.text())
+    finally:
+        if qemu and qemu.poll() is None:
+            qemu.terminate()
+            qemu.wait(20)
+        srv.stop()
+
+
+@test
+def qemu_peer_sees_peers_return(tmp):
+    """QEMU survives host peers that leave and come back (no ID it saw leave is reused)"""
+    if not QEMU:
+        raise Skip('qemu-system-x86_64 not installed')
+    n = 2
+    srv = Server(tmp, vectors=n)
+    qemu = None
+    try:
+        a = srv.peer().handshake()
+        qlog_path = os.path.join(tmp, 'qemu.log')
+        qlog = open(qlog_path, 'w')
+        qemu = subprocess.Popen(qemu_argv(srv.sock, n), stdin=subprocess.DEVNULL,
+                                stdout=qlog, stderr=qlog)
+        a.wait_for(lambda q: q.knows(1), timeout=60)
+        # QEMU's device frees a peer's eventfds when it leaves: an ID it saw
+        # leave, given out again, would make it write to freed memory.
+        ids = []
+        for _ in range(6):
+            p = srv.peer().handshake()
+            ids.append(p.id)
+            a.wait_for(lambda q: q.peer_ids.get(p.id) == p.own_ids)
+            p.close()
+            a.wait_for(lambda q: ('gone', p.id) in q.events)
+            time.sleep(0.1)
+            check(qemu.poll() is None, 'QEMU exited after peer %d came and went: %s' %
+                  (p.id, open(qlog_path).read()[-2000:]))
+        check(len(set(ids)) == len(ids), 'IDs reused while QEMU saw them leave: %r' % ids)
+        # QEMU still takes rings on its vectors.
+        a.ring(1, 1)
+        fd = a.peers[1][1]
+        wait_until(lambda: int(open('/proc/self/fdinfo/%d' % fd).read().split(
+            'eventfd-count:')[1].split()[0], 16) == 0, timeout=20,
+            what='QEMU to consume the interrupt')
+        check(qemu.poll() is None, 'QEMU exited')
+        a.close()
     finally:
         if qemu and qemu.poll() is None:
             qemu.terminate()
