@@ -46,6 +46,30 @@ def scenario(s):
     a.plain(mem=mem, id='pl0')
     a.run(HELPERS)
 
+    # A device plugged in after boot is found and works, ivshmem_test
+    # included (its PAT checks follow wherever the BAR landed).
+    hp = s.memory('hp0', '1M')
+    a.run(r'''
+hsync hotplug
+check hotplugged_device_found waitdevs 3
+hp=$(ls /sys/class/ivshmem | sort | tail -n 1)
+check_eq hotplugged_device_is_plain "$(cat /sys/class/ivshmem/$hp/doorbell)" 0
+check hotplugged_device_writes ivshmem_util write $hp 0x100 hot-%s
+ivshmem_test > /tmp/hp.out 2>&1
+echo "# hot-plugged $hp: BAR2 at $(sed -n 3p /sys/class/ivshmem/$hp/device/resource | cut -d' ' -f1)"
+check_eq hotplugged_devices_pass_ivshmem_test "$(grep -c '^not ok' /tmp/hp.out)" 0
+hsync hot_unplug
+check_eq hot_unplugged_device_gone "$(ls /sys/class/ivshmem | wc -l)" 2
+''' % s.name)
+    s.at('hotplug', lambda: a.hotplug('plain', 'hp0', mem=hp))
+
+    def hot_unplug():
+        s.check('the host reads what the guest wrote to the hot-plugged device',
+                hp.read(0x100, 5 + len(s.name)) == ('hot-' + s.name).encode() + b'\0',
+                repr(hp.read(0x100, 16)))
+        a.unplug('hp0')
+    s.at('hot_unplug', hot_unplug)
+
     # device_del of each device while in use, then both plugged back
     # (plain first: QEMU 7.2 cannot re-add a plain device after a doorbell).
     a.run(r'''
@@ -56,6 +80,7 @@ check_eq no_device_left "$(ls /sys/class/ivshmem | wc -l)" 0
 check_eq module_still_loaded "$(grep -c '^ivshmem ' /proc/modules)" 1
 hsync replug
 check both_devices_back waitdevs 2
+check_eq minors_freed_on_last_close "$(ls /sys/class/ivshmem | sort | tr '\n' ' ')" "ivshmem0 ivshmem1 "
 check replugged_doorbell_rings selfring $(devof 1) 1
 check_eq replugged_plain_kept_the_data "$(ivshmem_util read plain 0x40000 16)" kept-by-the-host
 IVSHMEM_EXPECT_DEVICES=plain:1M:0:none,doorbell:1M:2:msix ivshmem_test
