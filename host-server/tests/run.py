@@ -869,6 +869,53 @@ def clean_shutdown(tmp):
 
 
 @test
+def shutdown_is_prompt(tmp):
+    """SIGTERM with 120 peers, a stalled one and unaccepted ones: prompt exit, all ended"""
+    n = 8
+    srv = Server(tmp, vectors=n, args=['--stall-timeout', '0'])
+    try:
+        lazy = socket.socket(socket.AF_UNIX)
+        lazy.connect(srv.sock)
+        peers = []
+        for _ in range(120):
+            p = srv.peer(keep_fds=False, ids=False).handshake()
+            peers.append(p)
+            if len(peers) % 16 == 0:
+                pump_all(*peers)
+        check(srv.alive(), 'server died')
+        # Clients the server has not accepted yet when the signal comes.
+        os.kill(srv.pid, signal.SIGSTOP)
+        early = []
+        for _ in range(8):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(srv.sock)
+            early.append(s)
+        os.kill(srv.pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        os.kill(srv.pid, signal.SIGCONT)
+        srv.stop()
+        took = time.monotonic() - t0
+        check(took < 3, 'the server took %.1f s to stop' % took)
+        for p in peers:
+            p.sock.settimeout(5)
+            try:
+                p.wait_for(lambda q: q.eof, timeout=5)
+            except EOFError:
+                pass
+            check(p.eof or p.sock.recv(1) == b'', 'peer %d not disconnected' % p.id)
+            p.close()
+        # The lazy one reads what was queued for it, then the end.
+        check(wait_eof(lazy, timeout=5), 'the peer that never read was not disconnected')
+        lazy.close()
+        for s in early:
+            check(wait_eof(s, timeout=5), 'a client not yet accepted was not disconnected')
+            s.close()
+        print('# stopped in %.3f s with %d peers' % (took, len(peers) + 1))
+    finally:
+        srv.kill()
+
+
+@test
 def daemon_mode(tmp):
     """daemon: returns once serving, pidfile names the daemon, SIGTERM cleans up"""
     sock = os.path.join(tmp, 'd.sock')
@@ -1275,6 +1322,62 @@ t_scale_1000x1.__doc__ = '1000 peers x 1 vector'
 t_scale_256x16.__doc__ = '256 peers x 16 vectors'
 t_scale_asan.__doc__ = '100 peers x 8 vectors under ASan'
 TESTS += [t_scale_1000x1, t_scale_256x16, t_scale_asan]
+
+
+def churn(tmp, report, rounds, vectors=1, max_peers=None, sync=False):
+    """peers come and go one at a time next to a witness that stays: IDs
+    climb without reuse, and the server's CPU per connect is measured."""
+    args = ['--max-peers', str(max_peers)] if max_peers else []
+    srv = Server(tmp, vectors=vectors, binary=PLAIN, args=args)
+    try:
+        w = srv.peer(keep_fds=False).handshake()
+        w.sock.setblocking(False)
+        ids = []
+        cpu0, t0 = srv.cpu(), time.monotonic()
+        for i in range(rounds):
+            p = Peer(srv.sock, vectors, keep_fds=False, ids=False)
+            p.handshake()
+            ids.append(p.id)
+            p.close()
+            if sync:
+                # The next peer comes only once this one is gone.
+                n = ids.count(p.id)
+                w.sock.setblocking(True)
+                w.wait_for(lambda q: q.events.count(('gone', p.id)) == n)
+                w.sock.setblocking(False)
+            elif i % 64 == 0:
+                w.pump()
+        w.sock.setblocking(True)
+        w.wait_for(lambda q: q.events.count(('gone', ids[-1])) == ids.count(ids[-1]), timeout=30)
+        cpu, elapsed = srv.cpu() - cpu0, time.monotonic() - t0
+        what = '%d peers came and went' % rounds
+        print('# %s next to a witness: %.2f s, server CPU %.3f s = %.1f us per connect '
+              '(with its departure); highest ID %d' %
+              (what, elapsed, cpu, cpu / rounds * 1e6, max(ids)))
+        space = max_peers or 65536
+        # Then every free ID is held: the lowest, 1, is reused each time.
+        want = [min(i + 1, space - 1) if i < space - 1 else 1 for i in range(rounds)]
+        bad = next((i for i in range(rounds) if ids[i] != want[i]), None)
+        check(bad is None, 'peer %s got ID %s, want %s' % (bad, bad is not None and ids[bad],
+                                                           bad is not None and want[bad]))
+        report('%s next to a witness: IDs climb, none reused early%s' %
+               (what, ' (then the fallback)' if rounds >= space else ''), True)
+        w.close()
+    finally:
+        srv.stop()
+
+
+def t_churn(tmp, report):
+    churn(tmp, report, 3000)
+
+
+def t_churn_full(tmp, report):
+    churn(tmp, report, 300, max_peers=64, sync=True)
+
+
+t_churn.__doc__ = 'peers coming and going next to a witness'
+t_churn_full.__doc__ = 'peers coming and going next to a witness, small ID space'
+TESTS += [t_churn, t_churn_full]
 
 
 @test
