@@ -53,6 +53,7 @@ struct options {
 	bool pidfile_given;
 	unsigned int vectors;
 	unsigned int max_peers;
+	bool max_peers_given;
 	unsigned int stall_timeout_s;
 	struct shm shm;
 	struct listener listener;
@@ -247,6 +248,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			if (!parse_uint(optarg, SERVER_MAX_PEERS, 0, &o->max_peers) || !o->max_peers)
 				usage_error("invalid number of peers '%s': 1 to %u", optarg,
 					    SERVER_MAX_PEERS);
+			o->max_peers_given = true;
 			break;
 		case OPT_SOCKET_MODE:
 			if (!parse_uint(optarg, 07777, 8, &v))
@@ -425,7 +427,11 @@ int main(int argc, char **argv)
 		log_err("open-file limit too low for a single peer with %u vectors", o.vectors);
 		return 1;
 	}
-	if (fit < o.max_peers)
+	/* Asked for explicitly, a peer limit that cannot be met is worth a word. */
+	if (fit < o.max_peers && o.max_peers_given)
+		log_warn("open-file limit allows only %llu of %u peers with %u vectors each",
+			 fit, o.max_peers, o.vectors);
+	else if (fit < o.max_peers)
 		log_debug("open-file limit allows %llu of %u peers with %u vectors each",
 			  fit, o.max_peers, o.vectors);
 

@@ -410,6 +410,27 @@ def fd_limit_too_low(tmp):
 
 
 @test
+def fd_limit_below_max_peers(tmp):
+    """an explicit --max-peers the open-file limit cannot meet: a warning at start"""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+    srv = Server(tmp, vectors=4, preexec=limit, args=['--max-peers', '1000'])
+    try:
+        a = srv.peer().handshake()
+        a.close()
+        check('open-file limit allows only' in srv.text() and 'of 1000 peers' in srv.text(),
+              'no warning about the limit:\n' + srv.text())
+    finally:
+        srv.stop()
+    # The default limit of 65536 peers is rarely met: no warning then.
+    srv = Server(tmp, vectors=4, preexec=limit)
+    try:
+        check('open-file limit' not in srv.text(), 'warned without --max-peers:\n' + srv.text())
+    finally:
+        srv.stop()
+
+
+@test
 def fd_limit_reached(tmp):
     """at the open-file limit new peers are refused, the others keep working"""
     def limit():
