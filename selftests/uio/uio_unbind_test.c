@@ -2,14 +2,17 @@
 /*
  * Unbinding uio_ivshmem from a device that a process still has open and
  * mapped: a reader blocked on the descriptor wakes with EIO, later calls
- * fail cleanly, every mapping (also one whose descriptor was closed, and
- * one inherited by a child) is gone so that touching it raises SIGBUS,
+ * fail cleanly, every mapping (also one whose descriptor was closed, one
+ * inherited by a child, one made through another node of the same device)
+ * is gone so that touching it raises SIGBUS,
  * and the device works again once bound anew.  The guest's kernel log is
  * checked by the harness.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -57,12 +60,15 @@ static int bound_to_uio(const char *pci)
 
 TEST(unbind_with_maps_held)
 {
-	volatile void *regs, *shm, *counts, *regs2, *shm2;
+	volatile void *regs, *shm, *counts, *regs2, *shm2, *shm3;
+	const char *alias = "/tmp/uio-alias";
+	char node[PATH_MAX];
 	struct pollfd pfd;
+	struct stat st;
 	struct uio_dev d;
 	int32_t on = 1;
 	uint32_t total;
-	int fd, fd2, status;
+	int fd, fd2, fd3, status;
 	unsigned int id;
 	pid_t child;
 	long r;
@@ -84,7 +90,17 @@ TEST(unbind_with_maps_held)
 	shm2 = uio_map(fd2, &d, MAP_SHM, getpagesize(), PROT_READ | PROT_WRITE);
 	ASSERT_TRUE(regs2 && shm2);
 	close(fd2);
+	/* and through a second node of the same device */
+	snprintf(node, sizeof(node), "/dev/%s", d.uio);
+	ASSERT_EQ(0, stat(node, &st));
+	unlink(alias);
+	ASSERT_EQ(0, mknod(alias, S_IFCHR | 0600, st.st_rdev));
+	fd3 = open(alias, O_RDWR);
+	ASSERT_LE(0, fd3);
+	shm3 = uio_map(fd3, &d, MAP_SHM, getpagesize(), PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, shm3);
 	((volatile uint32_t *)shm)[0] = 0xfeed;
+	ASSERT_EQ(0xfeed, ((volatile uint32_t *)shm3)[0]);
 	ASSERT_EQ(0xfeed, ((volatile uint32_t *)shm2)[0]);
 
 	/* a child blocks in read() with the maps inherited */
@@ -122,11 +138,15 @@ TEST(unbind_with_maps_held)
 	EXPECT_EQ(SIGBUS, touch(counts, 0));
 	EXPECT_EQ(SIGBUS, touch(regs2, 1));
 	EXPECT_EQ(SIGBUS, touch(shm2, 0));
+	EXPECT_EQ(SIGBUS, touch(shm3, 1));
 	munmap((void *)regs, d.map_size[MAP_REGS]);
 	munmap((void *)shm, getpagesize());
 	munmap((void *)counts, getpagesize());
 	munmap((void *)regs2, d.map_size[MAP_REGS]);
 	munmap((void *)shm2, getpagesize());
+	munmap((void *)shm3, getpagesize());
+	close(fd3);
+	unlink(alias);
 	close(fd);
 
 	/* bound again, the device maps, keeps its memory and interrupts */
