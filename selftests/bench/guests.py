@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The guest benchmarks of make bench: two guests on one ivshmem-server.
+
+Each guest has two doorbell devices: db0 (on server "char", with a large
+BAR2) stays with ivshmem.ko, db1 (on server "uio") is switched to
+uio_ivshmem.  Guest a initiates every round trip, guest b answers:
+
+  gg_eventfd        ivshmem.ko, both sides wait on eventfds (the library)
+  gg_read           ivshmem.ko, both sides wait with poll() and read()
+  gg_uio            uio_ivshmem, both sides wait on the UIO file
+  gg_busy_poll_char busy-polling on the ivshmem.ko (write-back) mapping
+  host_guest        a host process (the library's host backend) rings b
+  gg_busy_poll_sysfs busy-polling on sysfs resource2, db0 unbound from
+                    every driver: what people do without a driver
+
+Guest a also copies through the BAR2 mapping (write-back, write-combining,
+uncached through ivshmem.ko; resource2 and resource2_wc without a driver)
+against two anonymous buffers of the same size.
+
+Every measurement is printed by ivshmem-bench --json on a line
+"# BENCH NAME {...}" of guest a's output; scripts/bench collects them.
+The host round trip is run by a host hook and lands in s.bench_host.
+"""
+import json
+import os
+import struct
+import subprocess
+import time
+
+TOP = os.path.realpath(os.path.join(os.path.dirname(__file__), '..', '..'))
+BENCH = os.path.join(TOP, 'userspace', 'tools', 'ivshmem-bench')
+BENCH_MAGIC = 0x49564253484d4231
+
+GUEST_LIB = r'''
+# start_bg NAME READY CMD...: CMD in the background (output in /tmp/NAME.out
+# and .err); returns once its stderr says READY, fails if it exits first.
+start_bg() {
+	_f=/tmp/$1; _ready=$2; shift 2
+	"$@" > $_f.out 2> $_f.err &
+	echo $! > $_f.pid
+	for _i in $(seq 1 600); do
+		grep -q "$_ready" $_f.err 2>/dev/null && return 0
+		kill -0 "$(cat $_f.pid)" 2>/dev/null || break
+		sleep 0.1
+	done
+	sed 's/^/# /' $_f.err
+	return 1
+}
+end_bg() { wait "$(cat /tmp/$1.pid)"; _rc=$?; sed 's/^/# /' /tmp/$1.err; return $_rc; }
+# result NAME FILE: a JSON line of ivshmem-bench as a BENCH line
+result() {
+	if grep -q '^{' "$2"; then
+		echo "# BENCH $1 $(grep '^{' "$2" | head -n 1)"
+	else
+		sed 's/^/# /' "$2" "${2%.json}.err"
+		return 1
+	fi
+}
+# The devices: the ivshmem one has a BAR2 of $BAR bytes, the other 1 MiB.
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/device)" = 0x1110 ] || continue
+	set -- $(sed -n 3p $d/resource)
+	if [ $(($2 - $1 + 1)) -eq $BAR ]; then cpci=${d##*/}; else upci=${d##*/}; fi
+done
+check found_both_devices test -n "$cpci" -a -n "$upci"
+cdev=/dev/$(ls /sys/bus/pci/devices/$cpci/ivshmem)
+cid=$(cat /sys/class/ivshmem/${cdev#/dev/}/vm_id)
+# uio_ivshmem takes db1: the driver_override way of Documentation/uio.rst
+udir=/sys/bus/pci/devices/$upci
+echo uio_ivshmem > $udir/driver_override &&
+	echo $upci > $udir/driver/unbind &&
+	echo $upci > /sys/bus/pci/drivers_probe
+check_eq db1_on_uio_ivshmem "$(basename $(readlink $udir/driver))" uio_ivshmem
+udev=/dev/$(ls $udir/uio)
+uid=$(ivshmem-info --json --device $udev | sed -n 's/.*"id": \([0-9]*\).*/\1/p')
+check have_both_ids test -n "$cid" -a -n "$uid"
+set -- $(hsync ids $cid:$uid)
+a=${1#a=}; b=${2#b=}
+bcid=${b%:*}; buid=${b#*:}
+'''
+
+
+def scenario(s, p):
+    """p: count (round trips), size and reps (copies), bar (BAR2 bytes),
+    memory (guest MiB), timeout (s), cpus (host CPUs for the guests)."""
+    s.timeout = p['timeout']
+    s.bench_host = {}
+    srv = s.server(vectors=2, size=p['bar'], name='char')
+    usrv = s.server(vectors=1, size='1M', name='uio')
+    a = s.guest('a', memory=p['memory'])
+    b = s.guest('b', memory=p['memory'])
+    for g in (a, b):
+        g.doorbell(srv, vectors=2, id='db0')
+        g.doorbell(usrv, vectors=1, id='db1')
+        g.run('BAR=%d\n' % p['bar'] + GUEST_LIB)
+
+    def pin_guests():
+        # Each guest's QEMU (every thread) on a CPU of its own.
+        for g, cpu in zip((a, b), p['cpus']):
+            if cpu is None:
+                continue
+            for tid in os.listdir('/proc/%d/task' % g.proc.pid):
+                try:
+                    os.sched_setaffinity(int(tid), {cpu})
+                except OSError:
+                    pass
+    s.at('ids', pin_guests)
+
+    n = p['count']
+    resp = 'ivshmem-bench --respond --timeout 600000 --json'
+    init = 'ivshmem-bench --count %d --timeout 60000 --json --no-memcpy' % n
+    # (name, responder device and options, initiator device and options)
+    rounds = [
+        ('gg_eventfd', '--device $cdev --vector 1',
+         '--device $cdev --vector 1 --peer $bcid --wait eventfd'),
+        ('gg_read', '--device $cdev --vector 1',
+         '--device $cdev --vector 1 --peer $bcid --wait read --no-poll'),
+        ('gg_uio', '--device $udev --vector 0',
+         '--device $udev --vector 0 --peer $buid --no-poll'),
+    ]
+    for name, ropt, iopt in rounds:
+        b.run('check %s_responder start_bg %s responding %s %s'
+              % (name, name, resp, ropt))
+        for g in (a, b):
+            g.run('hsync %s' % name)
+        a.run('%s %s > /tmp/%s.json 2> /tmp/%s.err; check %s_ran result %s /tmp/%s.json'
+              % (init, iopt, name, name, name, name, name))
+        b.run('check %s_responder_exits_0 end_bg %s' % (name, name))
+    # a host process of the char server rings b
+    b.run('check host_guest_responder start_bg hg responding %s --device $cdev --vector 1'
+          % resp)
+    for g in (a, b):
+        g.run('hsync host_guest')
+    b.run('check host_guest_responder_exits_0 end_bg hg')
+    s.at('host_guest', lambda: host_round_trip(s, srv, n, p['host_cpu']))
+    # copies in a, through ivshmem.ko
+    for mode in ('wb', 'wc', 'uc'):
+        a.run('ivshmem-bench --device $cdev --cache %s --size %d --reps %d --json '
+              '> /tmp/copy_%s.json 2>&1; check copy_%s_ran result copy_%s /tmp/copy_%s.json'
+              % (mode, p['size'], p['reps'], mode, mode, mode, mode))
+    # no driver: busy-poll and copies on sysfs resource2.  The responder
+    # writes its control block where a has just copied: wait for a.
+    for g in (a, b):
+        g.run('hsync copied')
+        g.run(r'''
+echo $cpci > /sys/bus/pci/drivers/ivshmem/unbind
+check db0_unbound test ! -e /sys/bus/pci/devices/$cpci/driver
+echo "# db0 without a driver: enable $(cat /sys/bus/pci/devices/$cpci/enable), command $(od -An -tx2 -j4 -N2 /sys/bus/pci/devices/$cpci/config)"
+''')
+    b.run('check sysfs_responder start_bg sy responding %s --device $cpci' % resp)
+    for g in (a, b):
+        g.run('hsync sysfs')
+    a.run('%s --device $cpci --peer $bcid --no-irq > /tmp/sy.json 2> /tmp/sy.err; '
+          'check gg_busy_poll_sysfs_ran result gg_busy_poll_sysfs /tmp/sy.json' % init)
+    b.run('check sysfs_responder_exits_0 end_bg sy')
+    for name, mode in (('copy_resource2', 'default'), ('copy_resource2_wc', 'wc')):
+        a.run('ivshmem-bench --device $cpci --cache %s --size %d --reps %d --json '
+              '> /tmp/%s.json 2>&1; check %s_ran result %s /tmp/%s.json'
+              % (mode, p['size'], p['reps'], name, name, name, name))
+
+
+def host_round_trip(s, srv, count, cpu):
+    """Hook: b's responder is up on the char server; a host peer rings it."""
+    deadline = time.time() + 30
+    while True:
+        magic = struct.unpack('<Q', srv.read(0, 8))[0]
+        rid = struct.unpack('<Q', srv.read(64, 8))[0]      # SLOT_RESPONDER: ID + 1
+        if magic == BENCH_MAGIC and rid:
+            break
+        if time.time() > deadline:
+            raise RuntimeError('no responder in the shared memory')
+        time.sleep(0.1)
+    cmd = [BENCH, '--device', 'unix:' + srv.sock, '--peer', str(rid - 1), '--vector', '1',
+           '--count', str(count), '--no-memcpy', '--timeout', '60000', '--json']
+    if cpu is not None:
+        cmd += ['--cpu', str(cpu)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    s.check('host_guest round trips ran', r.returncode == 0, r.stderr.strip())
+    if r.returncode == 0:
+        s.bench_host['host_guest'] = json.loads(r.stdout)
