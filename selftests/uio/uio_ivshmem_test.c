@@ -320,6 +320,29 @@ TEST_F(doorbell, every_open_file_sees_the_event)
 	close(fd2);
 }
 
+/* Holding events back is the device's state: other files see none either. */
+TEST_F(doorbell, holding_back_covers_every_open_file)
+{
+	int32_t off = 0, on = 1;
+	uint64_t before;
+	int fd2;
+
+	NEED_DOORBELL();
+	fd2 = uio_open(&self->d, O_RDWR | O_NONBLOCK);
+	ASSERT_LE(0, fd2);
+	drain(self->fd);
+	drain(fd2);
+	ASSERT_EQ(sizeof(off), write(self->fd, &off, sizeof(off)));
+	before = count_of(self->counts, 0);
+	ring(self->regs, self->id, 0);
+	ASSERT_EQ(0, wait_count(self->counts, 0, before + 1, EVENT_MS));
+	EXPECT_EQ(-ETIMEDOUT, uio_wait(fd2, 300));
+	ASSERT_EQ(sizeof(on), write(self->fd, &on, sizeof(on)));
+	EXPECT_LT(0, uio_wait(fd2, 1000));
+	EXPECT_LT(0, uio_wait(self->fd, 1000));
+	close(fd2);
+}
+
 /* Write-back needs BAR2 above 4 GiB: SeaBIOS makes the 32-bit hole UC. */
 TEST(shm_is_write_back_in_pat)
 {
