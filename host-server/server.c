@@ -278,9 +278,9 @@ static int pick_id(struct server *srv)
 		return -1;
 	held_del(srv, (unsigned int)id);
 	if (!srv->warned_held) {
-		log_warn("reusing peer ID %d while peers that saw it leave are connected: every "
-			 "free ID is such; QEMU doorbell devices among them may fail "
-			 "(raise --max-peers)", id);
+		log_warn("reusing peer ID %d while peers that saw it leave are connected (every "
+			 "free ID is): QEMU doorbell devices among them may crash; "
+			 "raise --max-peers", id);
 		srv->warned_held = true;
 	} else {
 		log_debug("peer %d: ID reused while peers that saw it leave are connected", id);
