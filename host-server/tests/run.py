@@ -1565,6 +1565,54 @@ def qemu_peer_sees_peers_return(tmp):
         srv.stop()
 
 
+@test
+def qemu_master_gets_0_back(tmp):
+    """migration order (others leave, master leaves, master returns): QEMU master=on gets ID 0"""
+    if not QEMU:
+        raise Skip('qemu-system-x86_64 not installed')
+    n = 2
+    srv = Server(tmp, vectors=n)
+    base = srv.fds()
+    qemu = None
+    qlog = open(os.path.join(tmp, 'qemu.log'), 'w')
+
+    def start_master():
+        q = subprocess.Popen(qemu_argv(srv.sock, n, ',master=on'), stdin=subprocess.DEVNULL,
+                             stdout=qlog, stderr=qlog)
+        wait_until(lambda: srv.fds() >= base + 1 + n or q.poll() is not None, timeout=60,
+                   what='QEMU to connect')
+        return q
+    try:
+        qemu = start_master()
+        others = [srv.peer().handshake(timeout=60) for _ in range(2)]
+        check([o.id for o in others] == [1, 2] and all(0 in o.peers for o in others),
+              'the master is not peer 0: %r' % [(o.id, sorted(o.peers)) for o in others])
+        # The other devices are unplugged first: the master sees 1 and 2 leave.
+        for o in others:
+            o.close()
+        wait_until(lambda: srv.fds() == base + 1 + n, what='the others to leave')
+        # The master migrates: its device leaves, the destination's connects.
+        qemu.terminate()
+        qemu.wait(20)
+        wait_until(lambda: srv.fds() == base, what='the master to leave')
+        qemu = start_master()
+        check(qemu.poll() is None, 'the returning master=on device was refused: %s' %
+              open(qlog.name).read()[-1000:])
+        back = [srv.peer().handshake(timeout=60) for _ in range(2)]
+        check(all(0 in b.peers for b in back), 'the returning master is not peer 0')
+        check([b.id for b in back] == [1, 2], 'the others came back as %r' % [b.id for b in back])
+        back[0].wait_for(lambda q: q.knows(2))
+        check(qemu.poll() is None, 'QEMU exited')
+        for b in back:
+            b.close()
+    finally:
+        if qemu and qemu.poll() is None:
+            qemu.terminate()
+            qemu.wait(20)
+        qlog.close()
+        srv.stop()
+
+
 # -- the runner ---------------------------------------------------------------
 
 def main(argv):
