@@ -229,6 +229,31 @@ static int sysfs_ring(struct ivshmem *dev, unsigned int peer, unsigned int vecto
 	return 0;
 }
 
+/*
+ * A driver holding the BARs (ivshmem, uio_ivshmem, vfio-pci) keeps the
+ * kernel from mapping the resource files (CONFIG_IO_STRICT_DEVMEM, as in
+ * Debian): find out at open rather than at the first map.
+ */
+static int sysfs_check_mappable(const char *pcidir)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char path[PATH_MAX];
+	int fd, err = 0;
+	void *p;
+
+	snprintf(path, sizeof(path), "%s/resource2", pcidir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		err = errno;
+	else
+		munmap(p, page);
+	close(fd);
+	return err == EINVAL ? -EBUSY : -err;
+}
+
 static const struct ivshmem_ops sysfs_ops = {
 	.backend = IVSHMEM_BACKEND_SYSFS,
 	.close = sysfs_close,
@@ -268,6 +293,9 @@ int ivshmem_sysfs_open(const char *pcidir, struct ivshmem **out)
 		ret = -ENODEV;
 		goto err;
 	}
+	ret = sysfs_check_mappable(pcidir);
+	if (ret < 0)
+		goto err;
 	/* The registers need root (CAP_SYS_ADMIN); memory alone is fine. */
 	if (ivshmem_pci_regs_map(pcidir, &s->regs) < 0)
 		s->regs = NULL;
