@@ -7,7 +7,8 @@
  * modes the backend can give and refuses the others with -EOPNOTSUPP, and
  * without an interrupt path says -EOPNOTSUPP for every interrupt call.
  * Where the resource files can be mapped (no driver holds the BARs), the
- * memory and the ID are checked against them.
+ * memory and the ID are checked against them; where they cannot, opening
+ * them fails with -EBUSY.
  */
 #define _GNU_SOURCE
 #include <libivshmem.h>
@@ -197,6 +198,25 @@ TEST_F(lib, ring_checks_its_arguments)
 	if (!strcmp(self->driver, "ivshmem"))
 		return;
 	EXPECT_EQ(-EINVAL, ivshmem_ring(self->dev, 0, 256));
+}
+
+/* The resource files map only while no driver holds the BARs. */
+TEST_F(lib, sysfs_path_needs_the_bars_free)
+{
+	struct ivshmem *sys = NULL;
+	char path[PATH_MAX];
+	int ret;
+
+	NEED_DEVICE();
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s", self->pci);
+	ret = ivshmem_open(path, &sys);
+	if (self->raw) {
+		ASSERT_EQ(0, ret);
+		EXPECT_EQ(IVSHMEM_BACKEND_SYSFS, ivshmem_backend(sys));
+		ivshmem_close(sys);
+	} else {
+		EXPECT_EQ(-EBUSY, ret) TH_LOG("%s holds the BARs", self->driver);
+	}
 }
 
 TEST_HARNESS_MAIN
