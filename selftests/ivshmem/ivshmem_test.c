@@ -210,6 +210,11 @@ FIXTURE_VARIANT_ADD(dev, doorbell) {
 	.kind = "doorbell",
 };
 
+/* Another doorbell device, with another number of vectors. */
+FIXTURE_VARIANT_ADD(dev, doorbell2) {
+	.kind = "doorbell2",
+};
+
 FIXTURE_SETUP(dev)
 {
 	self->fd = -1;
@@ -864,7 +869,8 @@ TEST_F(dev, read_and_poll_report_interrupt_records)
 	ssize_t got;
 
 	NEED_IRQ();
-	ASSERT_LE(2, n);
+	if (n < 2)
+		SKIP_F("%s has one vector", self->d.name);
 	/* A second file rings, so that its bindings do not matter here. */
 	ringer = open(self->d.node, O_RDWR);
 	ASSERT_LE(0, ringer);

@@ -140,14 +140,22 @@ static inline int ivs_enumerate(struct ivs_dev *devs, int max)
 /*
  * The first device of a kind: "plain", "doorbell" (any doorbell device),
  * "msix" (a doorbell device with interrupts), "high" (shared memory above
- * 4 GiB).  0 when found.
+ * 4 GiB), "doorbell2" (a second doorbell device), or a name.  0 when
+ * found.
  */
 static inline int ivs_find(const char *kind, struct ivs_dev *out)
 {
 	struct ivs_dev devs[IVS_MAX_DEVS];
-	int i, n = ivs_enumerate(devs, IVS_MAX_DEVS);
+	int i, n = ivs_enumerate(devs, IVS_MAX_DEVS), doorbells = 0;
 
 	for (i = 0; i < n; i++) {
+		if (!strcmp(kind, "doorbell2")) {
+			if (devs[i].doorbell && ++doorbells == 2) {
+				*out = devs[i];
+				return 0;
+			}
+			continue;
+		}
 		const struct ivs_dev *d = &devs[i];
 		int match;
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The ivshmem driver in one guest with three devices: a doorbell on
-ivshmem-server (4 vectors), a 1 MiB plain device whose file the host
+"""The ivshmem driver in one guest with four devices: two doorbells on
+ivshmem-server (8 vectors and 1), a 1 MiB plain device whose file the host
 reads and writes, and a 2 GiB plain device that firmware places above
 4 GiB, where write-back shows in the PAT list.  Runs the uapi ABI test,
 selftests/ivshmem/ivshmem_test (info against sysfs and QEMU's
@@ -14,25 +14,26 @@ def scenario(s):
     s.timeout = 300
     host = 'host-' + os.urandom(6).hex()
     guest = 'guest-' + os.urandom(6).hex()
-    srv = s.server(vectors=4, size='1M')
+    srv = s.server(vectors=8, size='1M')
     small = s.memory('pl0', '1M')
     big = s.memory('big', '2G')                 # sparse: nothing is allocated
     for mem in (srv, small, big):
         mem.write(0, host.encode() + b'\0')
     a = s.guest('a', modules=['ivshmem'])
-    a.doorbell(srv, vectors=4, id='db0')
+    a.doorbell(srv, vectors=8, id='db0')
+    a.doorbell(srv, vectors=1, id='db1')
     a.plain(mem=small, id='pl0')
     a.plain(mem=big, id='big')
     a.run('''
 export PATH=$PATH:/ksft/ivshmem
-export IVSHMEM_EXPECT_DEVICES=doorbell:1M:4:msix,plain:1M:0:none,plain:2G:0:none
+export IVSHMEM_EXPECT_DEVICES=doorbell:1M:8:msix,doorbell:1M:1:msix,plain:1M:0:none,plain:2G:0:none
 export IVSHMEM_EXPECT_HIGH=1 IVSHMEM_HOST_TOKEN=%s IVSHMEM_GUEST_TOKEN=%s
 /ksft/ivshmem/ivshmem_abi_test
 /ksft/ivshmem/ivshmem_test
 echo "TAP version 13"
 hsync written
 dmesg > /tmp/dmesg.txt
-check_eq probe_logged_once_per_device "$(grep -c 'bytes of shared memory' /tmp/dmesg.txt)" 3
+check_eq probe_logged_once_per_device "$(grep -c 'bytes of shared memory' /tmp/dmesg.txt)" 4
 check_eq no_stale_pat_reservation "$(grep -c 'freeing invalid memtype' /tmp/dmesg.txt)" 0
 check pat_list_clean_after_the_tests ivshmem_util pat-clean
 IVSHMEM_FUZZ_SECONDS=5 /ksft/ivshmem/ivshmem_fuzz
