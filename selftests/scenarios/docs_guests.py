@@ -6,7 +6,7 @@ ivshmem-server command line starts the server, its two QEMU command lines
 boot the guests (only the kernel, the initramfs and the harness's own
 channels differ), and every block marked ".. check: guest NAME..." in
 Documentation/*.rst runs in the guests it names, in the order of the pages
-(quickstart.rst first).  Each command's output is compared with the
+(quickstart.rst first, migration.rst last).  Each command's output is compared with the
 output printed under it; a block marked "background" runs while the
 following blocks run (a wait for a ring), and "dmesg" blocks are lines the
 guest's kernel log must contain.  scripts/check-docs parses the pages.
@@ -30,6 +30,9 @@ docs = importlib.machinery.SourceFileLoader(
     'check_docs', os.path.join(TOP, 'scripts', 'check-docs')).load_module()
 
 WALKTHROUGH = os.path.join(TOP, 'Documentation', 'quickstart.rst')
+# Unplugs and plugs the first guest's device: last, so that the other
+# pages find the devices as the walkthrough left them.
+LAST = os.path.join(TOP, 'Documentation', 'migration.rst')
 
 # Shell helpers of the guest script: run a documented command, compare its
 # output line by line with extended regular expressions.
@@ -210,12 +213,47 @@ class DocGuest(harness.Guest):
 
 
 def guest_blocks():
-    files = [WALKTHROUGH] + [f for f in docs.doc_files() if f != WALKTHROUGH]
+    files = ([WALKTHROUGH] + [f for f in docs.doc_files() if f not in (WALKTHROUGH, LAST)] +
+             [LAST])
     out = []
     for f in files:
         out += [b for b in docs.parse_file(f) if b.kind == 'guest' or
-                (b.kind == 'monitor' and b.words())]
+                (b.kind == 'monitor' and b.words()) or
+                (b.kind == 'compile' and b.flag('guest'))]
     return out
+
+
+def example_name(block):
+    return 'docs-%s-%d' % (os.path.basename(block.path)[:-4], block.line)
+
+
+def build_examples(s, blocks):
+    """Compile the C examples that run in guests, into a cpio archive that
+    is appended to each guest's initramfs (/usr/bin/docs-PAGE-LINE)."""
+    root = os.path.join(s.workdir, 'docs-examples')
+    os.makedirs(os.path.join(root, 'usr', 'bin'))
+    for b in blocks:
+        src = os.path.join(s.workdir, example_name(b) + '.c')
+        with open(src, 'w') as f:
+            f.write(b.text)
+        std = b.flag('std') or 'c11'
+        cmd = (['cc'] + docs.c_flags(std) + ['-o', os.path.join(root, 'usr', 'bin',
+                                                                 example_name(b)), src,
+                                            os.path.join(TOP, 'userspace', 'lib',
+                                                         'libivshmem.so.1')])
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise harness.HarnessError('%s does not compile: %s' % (b.where(), p.stderr))
+    out = os.path.join(s.workdir, 'docs-examples.cpio')
+    harness._cpio(root, out)
+    orig = s._guest_cpio
+
+    def guest_cpio(g, modules):
+        path = orig(g, modules)
+        with open(path, 'ab') as f, open(out, 'rb') as extra:
+            f.write(extra.read())
+        return path
+    s._guest_cpio = guest_cpio
 
 
 def monitor_hook(s, g, block):
@@ -266,7 +304,40 @@ def scenario(s):
             scripts[name].append('wait $docs_bg; docs_judge %s $? %s.out %s\n' % bg)
             pending[name] = None
 
-    for step, b in enumerate(guest_blocks()):
+    blocks = guest_blocks()
+    build_examples(s, [b for b in blocks if b.kind == 'compile'])
+    for step, b in enumerate(blocks):
+        if b.kind == 'compile':
+            # Run in one guest; once it waits, the others ring it.
+            name = b.flag('guest')
+            ring = b.flag('ring')
+            args = b.args.split('--', 1)[1].strip() if '--' in b.args else ''
+            label = ktap_name(b, 'example runs')
+            for other in guests:
+                if other == name:
+                    n += 1
+                    cf = '/tmp/docs/c%d' % n
+                    text = heredoc(cf, '%s %s\n' % (example_name(b), args))
+                    if ring:
+                        text += 'timeout 60 sh %s > %s.out 2>&1 &\ndocs_bg=$!\n' % (cf, cf)
+                        text += 'check %s docs_armed\n' % ktap_name(b, 'example waits')
+                        text += ('hsync docs%d-id $(cat /sys/class/ivshmem/ivshmem0/vm_id) '
+                                 '> /dev/null\n' % step)
+                        text += 'hsync docs%d-rung > /dev/null\n' % step
+                        text += 'wait $docs_bg; docs_judge %s $? %s.out /dev/null\n' % (label, cf)
+                    else:
+                        text += 'docs_run %s %s /dev/null\n' % (label, cf)
+                    scripts[other].append(text)
+                elif ring:
+                    scripts[other].append(
+                        'ids=$(hsync docs%d-id)\n'
+                        'id=$(echo " $ids" | sed "s/.* %s=\\([0-9]*\\).*/\\1/")\n'
+                        'check %s ivshmem-ring --peer $id --vector %s\n'
+                        'hsync docs%d-rung > /dev/null\n'
+                        % (step, name, ktap_name(b, 'ring the example'), ring, step))
+            for other in guests:
+                scripts[other].append('hsync docs%d > /dev/null\n' % step)
+            continue
         if b.kind == 'monitor':
             g = guests.get(b.words()[0])
             if g is None:
