@@ -10,8 +10,9 @@
  *   - interrupt round trip: the initiator rings the responder's vector,
  *     the responder, woken by it, rings the initiator's same vector back;
  *     both wait through the library (eventfds on the char device, the UIO
- *     file, the server's eventfds on the host) or, with --wait=read, with
- *     poll() and read() on the ivshmem device file;
+ *     file, the server's eventfds on the host), with poll() and read() on
+ *     the vector's eventfd itself (--wait=eventfd), or with poll() and
+ *     read() on the ivshmem device file (--wait=read);
  *   - busy-poll round trip: the initiator writes a sequence number into
  *     one cache line, the responder spins on it and copies it into
  *     another, on which the initiator spins.
@@ -55,7 +56,7 @@ enum {
 };
 
 enum { CMD_IDLE, CMD_IRQ, CMD_POLL, CMD_DONE };
-enum { WAIT_LIB, WAIT_READ };
+enum { WAIT_LIB, WAIT_EVENTFD, WAIT_READ, NR_WAITS };
 
 static volatile unsigned char *ctl;
 
@@ -83,9 +84,10 @@ static void help(void)
 	       "  -p, --peer=ID         measure round trips with the responder ID\n"
 	       "  -v, --vector=V        vector both sides use (default 0)\n"
 	       "  -n, --count=N         round trips per test (default 1000)\n"
-	       "  -w, --wait=HOW        wait for interrupts with 'eventfd' (the library,\n"
-	       "                        default) or 'read' (poll() and read() on the\n"
-	       "                        ivshmem device file, both sides)\n"
+	       "  -w, --wait=HOW        how both sides wait for interrupts: 'library'\n"
+	       "                        (default), 'eventfd' (poll() and read() on the\n"
+	       "                        vector's eventfd) or 'read' (poll() and read()\n"
+	       "                        on the ivshmem device file)\n"
 	       "      --no-irq          skip the interrupt round trips\n"
 	       "      --no-poll         skip the busy-poll round trips\n"
 	       "  -o, --offset=O        control block in the shared memory; the memory\n"
@@ -121,7 +123,7 @@ struct stats {
 	double min, p50, p99, max;	/* microseconds */
 };
 
-static const char *const wait_names[] = { "eventfd", "read" };
+static const char *const wait_names[] = { "library", "eventfd", "read" };
 static const char *const mode_names[] = { "default", "wb", "wc", "uc" };
 
 static void sleep_us(long us)
@@ -176,43 +178,107 @@ static int open_dev_file(struct ivshmem *dev)
 	return fd < 0 ? -errno : fd;
 }
 
-static void file_drain(int fd)
-{
-	struct ivshmem_event ev[16];
-
-	while (read(fd, ev, sizeof(ev)) > 0)
-		;
-}
-
-/* Wait until @vector of the device file @fd reports an interrupt. */
-static int file_wait(int fd, unsigned int vector, int timeout_ms)
+/* poll() @fd for input until @deadline (ms); 0 when readable. */
+static int poll_in(int fd, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct ivshmem_event ev[16];
-	int64_t deadline = tool_now_ms() + timeout_ms;
 
 	for (;;) {
 		int64_t left = deadline - tool_now_ms();
-		ssize_t n;
-		int ret;
+		int ret = poll(&pfd, 1, left > 0 ? (int)left : 0);
 
-		ret = poll(&pfd, 1, left > 0 ? (int)left : 0);
 		if (ret < 0 && errno == EINTR)
 			continue;
 		if (ret < 0)
 			return -errno;
 		if (ret == 0)
 			return -ETIMEDOUT;
-		if (pfd.revents & (POLLHUP | POLLERR))
+		if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
 			return -ENODEV;
-		n = read(fd, ev, sizeof(ev));
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n < 0)
-			return -errno;
-		for (size_t i = 0; i < (size_t)n / sizeof(ev[0]); i++)
-			if (ev[i].vector == vector)
+		return 0;
+	}
+}
+
+/* How one side waits for its vector (WAIT_*), and the fd it waits on. */
+struct waiter {
+	unsigned int how;
+	int fd;
+};
+
+static int waiter_open(struct ivshmem *dev, unsigned int how, unsigned int vector,
+		       struct waiter *w)
+{
+	enum ivshmem_backend b = ivshmem_backend(dev);
+	struct ivshmem_event ev[16];
+	int ret;
+
+	w->how = how;
+	w->fd = -1;
+	if (how == WAIT_READ) {
+		w->fd = open_dev_file(dev);
+		if (w->fd < 0)
+			return w->fd;
+		while (read(w->fd, ev, sizeof(ev)) > 0)
+			;
+		return 0;
+	}
+	/* The UIO file's read() is not an eventfd's. */
+	if (how == WAIT_EVENTFD && b != IVSHMEM_BACKEND_CHAR && b != IVSHMEM_BACKEND_HOST)
+		return -EOPNOTSUPP;
+	ret = ivshmem_vector_fd(dev, vector);
+	if (ret < 0)
+		return ret;
+	if (how == WAIT_EVENTFD)
+		w->fd = ret;	/* owned by the handle */
+	drain(dev, vector);
+	return 0;
+}
+
+static void waiter_close(struct waiter *w)
+{
+	if (w->how == WAIT_READ && w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+static int waiter_wait(struct ivshmem *dev, const struct waiter *w, unsigned int vector,
+		       int timeout_ms)
+{
+	int64_t deadline = tool_now_ms() + timeout_ms;
+	struct ivshmem_event ev[16];
+	struct ivshmem_irq irq;
+	uint64_t count;
+	ssize_t n;
+	int ret;
+
+	switch (w->how) {
+	case WAIT_EVENTFD:
+		for (;;) {
+			ret = poll_in(w->fd, deadline);
+			if (ret < 0)
+				return ret;
+			n = read(w->fd, &count, sizeof(count));
+			if (n == sizeof(count))
 				return 0;
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return -errno;
+		}
+	case WAIT_READ:
+		for (;;) {
+			ret = poll_in(w->fd, deadline);
+			if (ret < 0)
+				return ret;
+			n = read(w->fd, ev, sizeof(ev));
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n < 0)
+				return -errno;
+			for (size_t i = 0; i < (size_t)n / sizeof(ev[0]); i++)
+				if (ev[i].vector == vector)
+					return 0;
+		}
+	default:
+		return ivshmem_wait(dev, &vector, 1, timeout_ms, &irq);
 	}
 }
 
@@ -222,21 +288,25 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 {
 	bool can_irq = o->vector < ivshmem_vectors(dev);
 	int64_t quiet_since = tool_now_ms();
-	uint64_t served = 0, last = 0, peer;
-	int id = ivshmem_id(dev), ret, file = -1;
+	uint64_t served = 0, last = 0, peer, known = 0;
+	struct waiter w[NR_WAITS];
+	unsigned int can = 0;
+	int id = ivshmem_id(dev), ret;
 
 	if (id < 0)
 		tool_fail("%s: cannot respond: %s", ivshmem_path(dev), ivshmem_strerror(id));
-	if (can_irq) {
-		ret = ivshmem_vector_fd(dev, o->vector);
-		if (ret < 0)
+	/* Ready every way now: a ring that comes before an open would be lost. */
+	for (unsigned int how = 0; how < NR_WAITS; how++) {
+		w[how].how = how;
+		w[how].fd = -1;
+		if (!can_irq)
+			continue;
+		ret = waiter_open(dev, how, o->vector, &w[how]);
+		if (ret == 0)
+			can |= 1u << how;
+		else if (how == WAIT_LIB)
 			tool_fail("%s: vector %u: %s", ivshmem_path(dev), o->vector,
 				  ivshmem_strerror(ret));
-		drain(dev, o->vector);
-		/* Open now: a ring that comes before the open would be lost. */
-		file = open_dev_file(dev);
-		if (file >= 0)
-			file_drain(file);
 	}
 	set(SLOT_MAGIC, 0);
 	set(SLOT_INITIATOR, 0);
@@ -245,7 +315,7 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 	set(SLOT_PONG, 0);
 	set(SLOT_SERVED, 0);
 	set(SLOT_WAIT, WAIT_LIB);
-	set(SLOT_CAN_IRQ, (can_irq ? 1u << WAIT_LIB : 0) | (file >= 0 ? 1u << WAIT_READ : 0));
+	set(SLOT_CAN_IRQ, can);
 	set(SLOT_VECTOR, o->vector);
 	set(SLOT_RESPONDER, (uint64_t)id + 1);
 	set(SLOT_MAGIC, BENCH_MAGIC);
@@ -254,7 +324,7 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 
 	for (;;) {
 		uint64_t cmd = get(SLOT_CMD);
-		struct ivshmem_irq ev;
+		uint64_t how;
 
 		if (tool_now_ms() - quiet_since > (int64_t)o->timeout) {
 			set(SLOT_MAGIC, 0);
@@ -270,10 +340,10 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 				sleep_us(1000);
 				break;
 			}
-			if (get(SLOT_WAIT) == WAIT_READ && file >= 0)
-				ret = file_wait(file, o->vector, 100);
-			else
-				ret = ivshmem_wait(dev, &o->vector, 1, 100, &ev);
+			how = get(SLOT_WAIT);
+			if (how >= NR_WAITS || !(can & (1u << how)))
+				how = WAIT_LIB;
+			ret = waiter_wait(dev, &w[how], o->vector, 100);
 			if (ret == -ETIMEDOUT)
 				break;
 			if (ret < 0)
@@ -281,6 +351,13 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 			peer = get(SLOT_INITIATOR);
 			if (!peer)
 				break;
+			/*
+			 * On the host, the initiator's eventfds come from the
+			 * server: take them in, as only the library's wait does.
+			 */
+			if (peer != known && ivshmem_backend(dev) == IVSHMEM_BACKEND_HOST)
+				ivshmem_dispatch(dev);
+			known = peer;
 			ret = ivshmem_ring(dev, (unsigned int)(peer - 1), o->vector);
 			if (ret < 0)
 				tool_fail("%s: ring peer %" PRIu64 ": %s", ivshmem_path(dev),
@@ -305,8 +382,8 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 			break;
 		case CMD_DONE:
 			set(SLOT_MAGIC, 0);
-			if (file >= 0)
-				close(file);
+			for (unsigned int i = 0; i < NR_WAITS; i++)
+				waiter_close(&w[i]);
 			if (o->json)
 				printf("{\"device\": \"%s\", \"id\": %d, \"served\": %" PRIu64 "}\n",
 				       ivshmem_path(dev), id, served);
@@ -326,34 +403,23 @@ static int respond(struct ivshmem *dev, const struct opts *o)
 static void irq_rounds(struct ivshmem *dev, const struct opts *o, uint64_t warm, uint64_t *lat)
 {
 	unsigned int peer = (unsigned int)o->peer;
-	int ret, file = -1;
+	struct waiter w;
+	int ret;
 
-	if (o->wait == WAIT_READ) {
-		file = open_dev_file(dev);
-		if (file < 0)
-			tool_fail("%s: open: %s", ivshmem_path(dev), ivshmem_strerror(file));
-		file_drain(file);
-	} else {
-		ret = ivshmem_vector_fd(dev, o->vector);
-		if (ret < 0)
-			tool_fail("%s: vector %u: %s", ivshmem_path(dev), o->vector,
-				  ivshmem_strerror(ret));
-		drain(dev, o->vector);
-	}
+	ret = waiter_open(dev, o->wait, o->vector, &w);
+	if (ret < 0)
+		tool_fail("%s: vector %u, --wait=%s: %s", ivshmem_path(dev), o->vector,
+			  wait_names[o->wait], ivshmem_strerror(ret));
 	set(SLOT_WAIT, o->wait);
 	set(SLOT_CMD, CMD_IRQ);
 	for (uint64_t i = 0; i < warm + o->count; i++) {
-		struct ivshmem_irq ev;
 		uint64_t t0 = tool_now_ns();
 
 		ret = ivshmem_ring(dev, peer, o->vector);
 		if (ret < 0)
 			tool_fail("%s: ring peer %u vector %u: %s", ivshmem_path(dev), peer,
 				  o->vector, ivshmem_strerror(ret));
-		if (file >= 0)
-			ret = file_wait(file, o->vector, (int)o->timeout);
-		else
-			ret = ivshmem_wait(dev, &o->vector, 1, (int)o->timeout, &ev);
+		ret = waiter_wait(dev, &w, o->vector, (int)o->timeout);
 		if (ret == -ETIMEDOUT)
 			tool_fail("%s: peer %u did not ring back on vector %u within %" PRIu64
 				  " ms", ivshmem_path(dev), peer, o->vector, o->timeout);
@@ -362,8 +428,7 @@ static void irq_rounds(struct ivshmem *dev, const struct opts *o, uint64_t warm,
 		if (i >= warm)
 			lat[i - warm] = tool_now_ns() - t0;
 	}
-	if (file >= 0)
-		close(file);
+	waiter_close(&w);
 }
 
 static void poll_rounds(struct ivshmem *dev, const struct opts *o, uint64_t warm, uint64_t *lat)
@@ -420,9 +485,8 @@ static void initiate(struct ivshmem *dev, const struct opts *o, struct stats *ir
 	else if (o->wait == WAIT_READ && ivshmem_backend(dev) != IVSHMEM_BACKEND_CHAR)
 		irq->skipped = "--wait=read needs the ivshmem driver on this peer";
 	else if (!(get(SLOT_CAN_IRQ) & (1u << o->wait)))
-		irq->skipped = o->wait == WAIT_READ ?
-			"the responder has no ivshmem device file to read" :
-			"the responder cannot wait on the vector";
+		irq->skipped = o->wait == WAIT_LIB ? "the responder cannot wait on the vector" :
+			"the responder cannot wait that way";
 	else {
 		irq_rounds(dev, o, warm, lat);
 		summarize(irq, lat, o->count);
@@ -648,12 +712,11 @@ int main(int argc, char **argv)
 				tool_usage("--count: must be at least 1");
 			break;
 		case 'w':
-			if (!strcmp(optarg, "eventfd"))
-				o.wait = WAIT_LIB;
-			else if (!strcmp(optarg, "read"))
-				o.wait = WAIT_READ;
-			else
-				tool_usage("--wait: '%s' is not eventfd or read", optarg);
+			for (o.wait = 0; o.wait < NR_WAITS; o.wait++)
+				if (!strcmp(optarg, wait_names[o.wait]))
+					break;
+			if (o.wait == NR_WAITS)
+				tool_usage("--wait: '%s' is not library, eventfd or read", optarg);
 			break;
 		case 'I':
 			o.irq = false;
