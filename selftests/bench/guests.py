@@ -5,8 +5,10 @@ Each guest has two doorbell devices: db0 (on server "char", with a large
 BAR2) stays with ivshmem.ko, db1 (on server "uio") is switched to
 uio_ivshmem.  Guest a initiates every round trip, guest b answers:
 
-  gg_eventfd        ivshmem.ko, both sides wait on eventfds (the library)
-  gg_read           ivshmem.ko, both sides wait with poll() and read()
+  gg_eventfd        ivshmem.ko, both sides wait through the library
+                    (ivshmem_wait() on the bound eventfds)
+  gg_eventfd_raw    ivshmem.ko, poll() and read() on the eventfd itself
+  gg_read           ivshmem.ko, poll() and read() on the device file
   gg_uio            uio_ivshmem, both sides wait on the UIO file
   gg_busy_poll_char busy-polling on the ivshmem.ko (write-back) mapping
   host_guest        a host process (the library's host backend) rings b
@@ -17,8 +19,10 @@ Guest a also copies through the BAR2 mapping (write-back, write-combining,
 uncached through ivshmem.ko; resource2 and resource2_wc without a driver)
 against two anonymous buffers of the same size.
 
-Every measurement is printed by ivshmem-bench --json on a line
-"# BENCH NAME {...}" of guest a's output; scripts/bench collects them.
+The interrupt round trips run p['rounds'] times, interleaved, so that a
+drift of the machine hits every path alike.  Every measurement is printed
+by ivshmem-bench --json on a line "# BENCH NAME[__ROUND] {...}" of guest
+a's output; scripts/bench collects them.
 The host round trip is run by a host hook and lands in s.bench_host.
 """
 import json
@@ -110,14 +114,18 @@ def scenario(s, p):
     resp = 'ivshmem-bench --respond --timeout 600000 --json'
     init = 'ivshmem-bench --count %d --timeout 60000 --json --no-memcpy' % n
     # (name, responder device and options, initiator device and options)
-    rounds = [
+    paths = [
         ('gg_eventfd', '--device $cdev --vector 1',
-         '--device $cdev --vector 1 --peer $bcid --wait eventfd'),
+         '--device $cdev --vector 1 --peer $bcid --wait library'),
+        ('gg_eventfd_raw', '--device $cdev --vector 1',
+         '--device $cdev --vector 1 --peer $bcid --wait eventfd --no-poll'),
         ('gg_read', '--device $cdev --vector 1',
          '--device $cdev --vector 1 --peer $bcid --wait read --no-poll'),
         ('gg_uio', '--device $udev --vector 0',
          '--device $udev --vector 0 --peer $buid --no-poll'),
     ]
+    rounds = [('%s__%d' % (name, k), ropt, iopt) for k in range(p['rounds'])
+              for name, ropt, iopt in paths]
     for name, ropt, iopt in rounds:
         b.run('check %s_responder start_bg %s responding %s %s'
               % (name, name, resp, ropt))
@@ -145,7 +153,6 @@ def scenario(s, p):
         g.run(r'''
 echo $cpci > /sys/bus/pci/drivers/ivshmem/unbind
 check db0_unbound test ! -e /sys/bus/pci/devices/$cpci/driver
-echo "# db0 without a driver: enable $(cat /sys/bus/pci/devices/$cpci/enable), command $(od -An -tx2 -j4 -N2 /sys/bus/pci/devices/$cpci/config)"
 ''')
     b.run('check sysfs_responder start_bg sy responding %s --device $cpci' % resp)
     for g in (a, b):
