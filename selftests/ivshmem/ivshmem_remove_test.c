@@ -6,7 +6,9 @@
  *
  * opens DEV, maps its memory, binds an eventfd, parks processes in a
  * blocking read() of the device, in poll() and in a read of the eventfd,
- * forks a process that shares the mapping, then runs COMMAND (sysfs
+ * forks a process that shares the mapping, starts two racers (one maps
+ * and unmaps the device in a loop, one forks children that touch the
+ * mapping), then runs COMMAND (sysfs
  * remove, driver unbind, or a barrier at which the host unplugs the
  * device) and checks that every waiter woke with the documented result,
  * that the mappings raise SIGBUS, that every later call fails with ENODEV
@@ -51,6 +53,74 @@ static int sigbus_on_touch(volatile char *p)
 	return got;
 }
 
+/* Wait until the parent says the removal is complete. */
+static void wait_go(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		_exit(9);
+}
+
+/*
+ * Map and unmap the device in a loop, keeping the previous mapping alive
+ * while making the next, until mmap() fails: it must fail with ENODEV,
+ * and once the removal is complete the mapping still held must raise
+ * SIGBUS (a mapping made while the device went away must not survive
+ * it).  Exit status 0 if so.
+ */
+static int mapper(const char *node, size_t size, int go)
+{
+	volatile char *held = NULL, *q;
+	int fd = open(node, O_RDWR);
+
+	if (fd < 0)
+		return 2;
+	for (;;) {
+		q = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (q == MAP_FAILED)
+			break;
+		if (held)
+			munmap((void *)held, size);
+		held = q;
+	}
+	if (errno != ENODEV)
+		return 3;
+	wait_go(go);
+	return held && !sigbus_on_touch(held) ? 4 : 0;
+}
+
+/*
+ * Fork children that touch the inherited mapping, until one of them dies
+ * of SIGBUS; once the removal is complete, a last child must get SIGBUS
+ * too.  Exit status 0 if so.
+ */
+static int forker(volatile char *p, int go)
+{
+	int st, i;
+	pid_t c;
+
+	for (i = 0; i < 100000; i++) {
+		c = fork();
+		if (c == 0) {
+			(void)p[i % 4096];
+			_exit(0);
+		}
+		if (c < 0 || waitpid(c, &st, 0) != c)
+			return 2;
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
+			break;
+	}
+	wait_go(go);
+	c = fork();
+	if (c == 0) {
+		(void)p[0];
+		_exit(0);
+	}
+	waitpid(c, &st, 0);
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS ? 0 : 1;
+}
+
 /* Wait until a process sleeps (state S), at most 10 s. */
 static int sleeping(pid_t pid)
 {
@@ -86,7 +156,7 @@ static int reap(pid_t pid)
 
 int main(int argc, char **argv)
 {
-	pid_t reader = -1, poller, efd_reader = -1, sharer;
+	pid_t reader = -1, poller, efd_reader = -1, sharer, map_loop, fork_loop;
 	struct ivshmem_event ev;
 	struct ivshmem_info info;
 	struct ivs_dev d;
@@ -102,7 +172,7 @@ int main(int argc, char **argv)
 	}
 	label = argv[1];
 	ksft_print_header();
-	ksft_set_plan(17);
+	ksft_set_plan(19);
 	if (ivs_find(argv[2], &d))
 		ksft_exit_fail_msg("no device %s\n", argv[2]);
 	fd = open(d.node, O_RDWR);
@@ -154,6 +224,13 @@ int main(int argc, char **argv)
 			_exit(2);
 		_exit(sigbus_on_touch(p) ? 0 : 1);
 	}
+	/* Racers: mmap() and fork() in a loop while the device goes. */
+	map_loop = fork();
+	if (map_loop == 0)
+		_exit(mapper(d.node, size, pipefd[0]));
+	fork_loop = fork();
+	if (fork_loop == 0)
+		_exit(forker(p, pipefd[0]));
 	result((reader < 0 || sleeping(reader)) && sleeping(poller) &&
 	       (efd_reader < 0 || sleeping(efd_reader)) && sleeping(sharer),
 	       "waiters_asleep");
@@ -171,10 +248,19 @@ int main(int argc, char **argv)
 		ksft_test_result_skip("%s_bound_eventfd_signalled: no interrupts\n", label);
 	}
 	result(reap(poller) == 0, "poll_reports_hup_and_err");
-	if (write(pipefd[1], "x", 1) != 1)
+	/* The removal is complete: the sharer and the racers may look. */
+	if (write(pipefd[1], "xxx", 3) != 3)
 		ksft_exit_fail_msg("pipe write\n");
 	result(reap(sharer) == 0, "forked_mapping_gets_sigbus");
 	result(sigbus_on_touch(p), "mapping_gets_sigbus");
+	rc = reap(map_loop);
+	if (rc)
+		ksft_print_msg("mmap loop: status %d\n", rc);
+	result(rc == 0, "mmap_loop_ends_in_enodev_and_sigbus");
+	rc = reap(fork_loop);
+	if (rc)
+		ksft_print_msg("fork loop: status %d\n", rc);
+	result(rc == 0, "fork_loop_ends_in_sigbus");
 
 	/* Every later call fails with ENODEV; poll says the device is gone. */
 	errno = 0;
