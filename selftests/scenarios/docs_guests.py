@@ -218,7 +218,7 @@ def guest_blocks():
     out = []
     for f in files:
         out += [b for b in docs.parse_file(f) if b.kind == 'guest' or
-                (b.kind == 'monitor' and b.words()) or
+                (b.kind == 'monitor' and b.words() and b.words() != ['run']) or
                 (b.kind == 'compile' and b.flag('guest'))]
     return out
 
