@@ -946,6 +946,51 @@ TEST_F(dev, blocked_read_wakes_on_interrupt)
 	close(ringer);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+TEST_F(dev, blocked_read_is_interrupted_by_a_signal)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct ivshmem_event ev;
+	long long t0;
+
+	NEED_IRQ();
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	t0 = ivs_now_ms();
+	ualarm(200000, 0);
+	EXPECT_ERRNO(EINTR, read(self->fd, &ev, sizeof(ev)));
+	EXPECT_LE(150, ivs_now_ms() - t0);
+	/* The file still works. */
+	ASSERT_EQ(0, ivs_ring(self->fd, self->info.vm_id, 0));
+	EXPECT_EQ((ssize_t)sizeof(ev), read(self->fd, &ev, sizeof(ev)));
+	EXPECT_EQ(0, ev.vector);
+}
+
+TEST_F(dev, set_cache_leaves_existing_mappings)
+{
+	char type[64];
+	void *wb, *wc;
+
+	NEED_DEV();
+	if (access(IVS_PAT_LIST, R_OK))
+		SKIP_F("no %s", IVS_PAT_LIST);
+	wb = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, wb);
+	ASSERT_EQ(0, ivs_set_cache(self->fd, IVSHMEM_CACHE_WC));
+	wc = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->fd, 8 * PAGE);
+	ASSERT_NE(MAP_FAILED, wc);
+	EXPECT_EQ(1, ivs_pat_type(self->d.bar2, self->d.bar2 + PAGE, type, sizeof(type)));
+	EXPECT_STREQ(wb_type(&self->d), type);
+	EXPECT_EQ(1, ivs_pat_type(self->d.bar2 + 8 * PAGE, self->d.bar2 + 9 * PAGE, type,
+				  sizeof(type)));
+	EXPECT_STREQ("write-combining", type);
+	munmap(wc, PAGE);
+	munmap(wb, PAGE);
+}
+
 TEST_F(dev, unbound_eventfd_stays_quiet)
 {
 	unsigned int v = self->info.nr_vectors - 1;
