@@ -24,11 +24,13 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -121,6 +123,21 @@ static void xread(int fd, void *buf, size_t len, const char *what)
 		tool_fail("%s: read: %s", what, n < 0 ? strerror(errno) : "short or end of file");
 }
 
+/* The second process: it must not outlive the first, even when killed. */
+static pid_t fork_second(void)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid < 0)
+		tool_fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+	}
+	return pid;
+}
+
 static void reap(pid_t pid)
 {
 	int status;
@@ -164,9 +181,7 @@ static int pingpong(const struct opts *o)
 	lat = calloc(o->count, sizeof(*lat));
 	if (!lat)
 		tool_fail("out of memory");
-	pid = fork();
-	if (pid < 0)
-		tool_fail("fork: %s", strerror(errno));
+	pid = fork_second();
 	if (pid == 0) {
 		uint64_t v = 1;
 
@@ -286,9 +301,7 @@ static int fdsend(const struct opts *o)
 	per = calloc(batches, sizeof(*per));
 	if (!per)
 		tool_fail("out of memory");
-	pid = fork();
-	if (pid < 0)
-		tool_fail("fork: %s", strerror(errno));
+	pid = fork_second();
 	if (pid == 0) {
 		int64_t v;
 		ssize_t n;
