@@ -398,8 +398,8 @@ TEST_F_TIMEOUT(fuzz, random_calls_leave_the_device_working, 120)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("the second process failed (status %#x)", status);
 	ASSERT_LE(0, gone) TH_LOG("reopen at %lu: %s", it, strerror(errno));
-	TH_LOG("%lu iterations (IVSHMEM_FUZZ_ITERS=%lu with the seed replays them)",
-	       it, it);
+	TH_LOG("%lu iterations%s (IVSHMEM_FUZZ_ITERS=%lu with the seed replays them)",
+	       it, it < iters ? ", stopped by the time limit" : "", it);
 	if (until_gone) {
 		signal(SIGBUS, SIG_DFL);
 		TH_LOG("device gone after %lu iterations, %lu SIGBUS", it, sigbus);

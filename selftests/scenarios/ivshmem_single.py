@@ -36,7 +36,7 @@ dmesg > /tmp/dmesg.txt
 check_eq probe_logged_once_per_device "$(grep -c 'bytes of shared memory' /tmp/dmesg.txt)" 4
 check_eq no_stale_pat_reservation "$(grep -c 'freeing invalid memtype' /tmp/dmesg.txt)" 0
 check pat_list_clean_after_the_tests ivshmem_util pat-clean
-IVSHMEM_FUZZ_SECONDS=5 /ksft/ivshmem/ivshmem_fuzz
+IVSHMEM_FUZZ_ITERS=8000 IVSHMEM_FUZZ_SECONDS=20 /ksft/ivshmem/ivshmem_fuzz
 echo "TAP version 13"
 check pat_list_clean_after_the_fuzzer ivshmem_util pat-clean
 check_eq no_stale_pat_reservation_after_the_fuzzer "$(dmesg | grep -c 'freeing invalid memtype')" 0
