@@ -7,7 +7,9 @@ sysfs remove and driver unbind: every waiter wakes with the documented
 result, the mappings give SIGBUS, later calls ENODEV.  The devices come
 back (replug, rescan, bind) and pass ivshmem_test again.  rmmod is
 refused while a file or a mapping is open and works after; modprobe and
-rmmod in a loop leave a working driver."""
+rmmod in a loop leave a working driver.  Every removal also races a
+process mapping the device in a loop and one forking children that
+touch the mapping.  A device plugged in after boot works too."""
 
 HELPERS = r'''
 export PATH=$PATH:/ksft/ivshmem
@@ -114,6 +116,20 @@ check_eq unbound_function_has_no_driver "$(ls /sys/bus/pci/devices/$plpci/driver
 echo $plpci > /sys/bus/pci/drivers/ivshmem/bind
 check bind_brings_the_plain_device_back waitdevs 2
 check_eq rebound_plain_reads "$(ivshmem_util read plain 0x40000 16)" kept-by-the-host
+''')
+
+    # More rounds of sysfs remove and rescan with the racers, both kinds.
+    a.run(r'''
+for i in 1 2 3; do
+	for k in 1 0; do
+		dev=$(devof $k); pci=$(pciof $dev)
+		ivshmem_remove_test round${i}_$k $dev "echo 1 > /sys/bus/pci/devices/$pci/remove"
+		echo 1 > /sys/bus/pci/rescan
+		waitdevs 2
+	done
+done
+echo "TAP version 13"
+check devices_back_after_the_rounds waitdevs 2
 ''')
 
     # Fuzzers on both devices while the doorbell is unplugged and the
