@@ -18,7 +18,6 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
@@ -232,11 +231,20 @@ FIXTURE_TEARDOWN(dev)
 }
 
 /* Setup skipped: nothing to test (6.1's harness still calls the test). */
-#define NEED_DEV()		do { if (self->fd < 0) return; } while (0)
-#define NEED_IRQ()		do { NEED_DEV(); if (!self->info.nr_vectors) \
-		SKIP_F("%s has no interrupts", self->d.name); } while (0)
-#define EXPECT_ERRNO(err, call)	do { errno = 0; EXPECT_EQ(-1, (long)(call)); \
-		EXPECT_EQ(err, errno) TH_LOG("%s", strerror(errno)); } while (0)
+#define NEED_DEV() do {						\
+	if (self->fd < 0)					\
+		return;						\
+} while (0)
+#define NEED_IRQ() do {						\
+	NEED_DEV();						\
+	if (!self->info.nr_vectors)				\
+		SKIP_F("%s has no interrupts", self->d.name);	\
+} while (0)
+#define EXPECT_ERRNO(err, call) do {				\
+	errno = 0;						\
+	EXPECT_EQ(-1, (long)(call));				\
+	EXPECT_EQ(err, errno) TH_LOG("%s", strerror(errno));	\
+} while (0)
 
 TEST_F(dev, info_rejects_bad_size_and_unknown_flags)
 {
