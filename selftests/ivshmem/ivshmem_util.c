@@ -11,6 +11,9 @@
  *   ivshmem_util read DEV OFFSET LEN        print LEN bytes (up to a NUL)
  *   ivshmem_util hold DEV                   open, map, print "holding" and
  *                                           sleep until killed
+ *   ivshmem_util churn DEV N                N times: open, bind an eventfd
+ *                                           to every vector, map, ring
+ *                                           itself, read, unmap, close
  *   ivshmem_util pat-clean                  exit 1 (listing them) if the PAT
  *                                           list has entries inside any
  *                                           device's shared memory
@@ -124,6 +127,43 @@ int main(int argc, char **argv)
 		printf("%.*s\n", atoi(argv[4]), p + strtoull(argv[3], NULL, 0));
 		return 0;
 	}
+	if (!strcmp(cmd, "churn") && argc == 4) {
+		unsigned long i, n = strtoul(argv[3], NULL, 0);
+		struct ivshmem_event ev[64];
+		int efds[64], f;
+		unsigned int v;
+
+		struct ivs_dev d;
+
+		close(fd);
+		ivs_find(argv[2], &d);
+		for (i = 0; i < n; i++) {
+			f = open(d.node, O_RDWR);
+			if (f < 0) {
+				perror("ivshmem_util: churn: open");
+				return 1;
+			}
+			for (v = 0; v < info.nr_vectors && v < 64; v++) {
+				efds[v] = eventfd(0, EFD_NONBLOCK);
+				if (efds[v] < 0 || ivs_bind(f, v, efds[v])) {
+					perror("ivshmem_util: churn: bind");
+					return 1;
+				}
+			}
+			p = map_dev(f, &info);
+			p[i % info.shm_size] = 1;
+			if (info.nr_vectors) {
+				ivs_ring(f, info.vm_id, i % info.nr_vectors);
+				fcntl(f, F_SETFL, O_NONBLOCK);
+				read(f, ev, sizeof(ev));
+			}
+			munmap(p, info.shm_size);
+			for (v = 0; v < info.nr_vectors && v < 64; v++)
+				close(efds[v]);
+			close(f);
+		}
+		return 0;
+	}
 	if (!strcmp(cmd, "hold") && argc == 3) {
 		p = map_dev(fd, &info);
 		p[0] = 1;
@@ -133,6 +173,6 @@ int main(int argc, char **argv)
 			pause();
 	}
 usage:
-	fprintf(stderr, "usage: ivshmem_util ring|wait|write|read|hold DEV ... | pat-clean\n");
+	fprintf(stderr, "usage: ivshmem_util ring|wait|write|read|hold|churn DEV ... | pat-clean\n");
 	return 2;
 }
