@@ -105,7 +105,8 @@ struct ivshmem_irq {
  *          UIO driver has it, else the sysfs resource files;
  *        - "/dev/uioN": a UIO device of an ivshmem PCI function;
  *        - "/sys/bus/pci/devices/0000:00:04.0": the sysfs resource files,
- *          whatever driver is bound;
+ *          which the kernel does not map while a driver (ivshmem,
+ *          uio_ivshmem) holds the BARs: -EBUSY then;
  *        - "unix:/path/to/server.sock": connect to an ivshmem server and
  *          become one of its peers (the host backend);
  *        - NULL or "": the first device ivshmem_list() finds.
@@ -125,7 +126,9 @@ struct ivshmem_irq {
  * Return: 0; -EINVAL for a spec that is none of the above; -ENOENT when
  * the path, index, PCI address or socket does not exist; -ENODEV when it
  * exists but is not an ivshmem device (or no device exists, for NULL);
- * -EACCES/-EPERM without permission; -ECONNREFUSED when nobody listens on
+ * -EACCES/-EPERM without permission; -EBUSY when the sysfs resource files
+ * cannot be mapped because a driver holds the device's BARs (with a
+ * sysfs path as @spec); -ECONNREFUSED when nobody listens on
  * the socket (a dead server); -EPROTO when the server does not speak the
  * protocol; -ETIMEDOUT when its greeting does not come; -ENOMEM; or
  * another negative errno.
@@ -205,7 +208,9 @@ int ivshmem_id(const struct ivshmem *dev);
  *
  * Vectors 0 .. ivshmem_vectors() - 1 can be waited for.  0 for
  * ivshmem-plain and for backends without interrupts (sysfs), where
- * ivshmem_wait() and ivshmem_vector_fd() fail with -EOPNOTSUPP.  Peers of
+ * ivshmem_wait() and ivshmem_vector_fd() fail with -EOPNOTSUPP.  The UIO
+ * backend on uio_ivshmem gives 1: vector 0 stands for every vector of
+ * the device, whichever was rung.  Peers of
  * one server normally all have the same number of vectors.
  *
  * Thread safety: safe.  On the host backend the value can grow when late
