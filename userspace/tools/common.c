@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <sched.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -226,4 +227,35 @@ uint64_t tool_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void tool_sort_u64(uint64_t *v, uint64_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+}
+
+uint64_t tool_percentile(const uint64_t *v, uint64_t n, unsigned int p)
+{
+	uint64_t rank = (n * p + 99) / 100;
+
+	return v[rank ? rank - 1 : 0];
+}
+
+void tool_pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		tool_fail("pin to CPU %d: %s", cpu, strerror(errno));
 }

@@ -67,4 +67,13 @@ const char *tool_human_size(uint64_t size, char *buf, unsigned int len);
 int64_t tool_now_ms(void);
 uint64_t tool_now_ns(void);
 
+/* Sort @n samples in place, ascending. */
+void tool_sort_u64(uint64_t *v, uint64_t n);
+
+/* Nearest-rank percentile @p (0-100) of the sorted samples @v. */
+uint64_t tool_percentile(const uint64_t *v, uint64_t n, unsigned int p);
+
+/* Pin the calling process to @cpu; a negative @cpu leaves it alone. */
+void tool_pin_cpu(int cpu);
+
 #endif /* IVSHMEM_TOOLS_COMMON_H */

@@ -68,32 +68,6 @@ static void help(void)
 	       tool_name, tool_name, tool_name);
 }
 
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		tool_fail("pin to CPU %d: %s", cpu, strerror(errno));
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t pct(const uint64_t *v, uint64_t n, unsigned int p)
-{
-	uint64_t rank = (n * p + 99) / 100;
-
-	return v[rank ? rank - 1 : 0];
-}
-
 static uint64_t warm_up(uint64_t count)
 {
 	uint64_t w = count / 10;
@@ -185,7 +159,7 @@ static int pingpong(const struct opts *o)
 	if (pid == 0) {
 		uint64_t v = 1;
 
-		pin(o->cpu[1]);
+		tool_pin_cpu(o->cpu[1]);
 		for (uint64_t i = 0; i < total; i++) {
 			xread(in[1], &v, len, o->kind);
 			v = 1;
@@ -193,7 +167,7 @@ static int pingpong(const struct opts *o)
 		}
 		_exit(0);
 	}
-	pin(o->cpu[0]);
+	tool_pin_cpu(o->cpu[0]);
 	for (uint64_t i = 0; i < total; i++) {
 		uint64_t v = 1, t0 = tool_now_ns();
 
@@ -203,12 +177,12 @@ static int pingpong(const struct opts *o)
 			lat[i - warm] = tool_now_ns() - t0;
 	}
 	reap(pid);
-	qsort(lat, o->count, sizeof(*lat), cmp_u64);
+	tool_sort_u64(lat, o->count);
 	printf("{\"test\": \"pingpong\", \"kind\": \"%s\", \"round_trips\": %" PRIu64
 	       ", \"warm_up\": %" PRIu64 ", \"min_us\": %.3f, \"p50_us\": %.3f, "
 	       "\"p99_us\": %.3f, \"max_us\": %.3f}\n", o->kind, o->count, warm,
-	       (double)lat[0] / 1e3, (double)pct(lat, o->count, 50) / 1e3,
-	       (double)pct(lat, o->count, 99) / 1e3, (double)lat[o->count - 1] / 1e3);
+	       (double)lat[0] / 1e3, (double)tool_percentile(lat, o->count, 50) / 1e3,
+	       (double)tool_percentile(lat, o->count, 99) / 1e3, (double)lat[o->count - 1] / 1e3);
 	free(lat);
 	return 0;
 }
@@ -306,14 +280,14 @@ static int fdsend(const struct opts *o)
 		int64_t v;
 		ssize_t n;
 
-		pin(o->cpu[1]);
+		tool_pin_cpu(o->cpu[1]);
 		close(sv[0]);
 		while ((n = recv_msg(sv[1], &v, sizeof(v))) > 0)
 			;
 		_exit(n < 0);
 	}
 	close(sv[1]);
-	pin(o->cpu[0]);
+	tool_pin_cpu(o->cpu[0]);
 	for (uint64_t i = 0; i < warm_up(o->count); i++)
 		if (send_fd(sv[0], (int64_t)i, efd) < 0)
 			tool_fail("sendmsg: %s", strerror(errno));
@@ -330,13 +304,13 @@ static int fdsend(const struct opts *o)
 	t0 = tool_now_ns() - t0;
 	close(sv[0]);
 	reap(pid);
-	qsort(per, batches, sizeof(*per), cmp_u64);
+	tool_sort_u64(per, batches);
 	printf("{\"test\": \"fdsend\", \"messages\": %" PRIu64 ", \"batch\": %" PRIu64
 	       ", \"cpu_us_per_msg\": %.4f, \"p50_us\": %.4f, \"p99_us\": %.4f, "
 	       "\"wall_s\": %.3f}\n", batches * batch, batch,
 	       (double)total / 1e3 / (double)(batches * batch),
-	       (double)pct(per, batches, 50) / 1e3 / (double)batch,
-	       (double)pct(per, batches, 99) / 1e3 / (double)batch, (double)t0 / 1e9);
+	       (double)tool_percentile(per, batches, 50) / 1e3 / (double)batch,
+	       (double)tool_percentile(per, batches, 99) / 1e3 / (double)batch, (double)t0 / 1e9);
 	free(per);
 	return 0;
 }
@@ -429,7 +403,7 @@ static int announce(const struct opts *o)
 		tool_usage("--socket: path too long");
 	strcpy(addr.sun_path, o->socket);
 	raise_nofile(o->peers + 64);
-	pin(o->cpu[1]);
+	tool_pin_cpu(o->cpu[1]);
 	cl = calloc(o->peers, sizeof(*cl));
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (!cl || ep < 0)

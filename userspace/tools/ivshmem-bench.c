@@ -130,28 +130,13 @@ static void sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted @v, in the unit of @v. */
-static uint64_t pct(const uint64_t *v, uint64_t n, unsigned int p)
-{
-	uint64_t rank = (n * p + 99) / 100;
-
-	return v[rank ? rank - 1 : 0];
-}
-
 static void summarize(struct stats *s, uint64_t *lat, uint64_t n)
 {
-	qsort(lat, n, sizeof(*lat), cmp_u64);
+	tool_sort_u64(lat, n);
 	s->done = true;
 	s->min = (double)lat[0] / 1000.0;
-	s->p50 = (double)pct(lat, n, 50) / 1000.0;
-	s->p99 = (double)pct(lat, n, 99) / 1000.0;
+	s->p50 = (double)tool_percentile(lat, n, 50) / 1000.0;
+	s->p99 = (double)tool_percentile(lat, n, 99) / 1000.0;
 	s->max = (double)lat[n - 1] / 1000.0;
 }
 
@@ -529,9 +514,9 @@ static void throughput(void *dst, const void *src, size_t len, uint64_t reps, ui
 		if (!t[i])
 			t[i] = 1;
 	}
-	qsort(t, reps, sizeof(*t), cmp_u64);
-	r->p50 = mib / ((double)pct(t, reps, 50) / 1e9);
-	r->p99 = mib / ((double)pct(t, reps, 99) / 1e9);
+	tool_sort_u64(t, reps);
+	r->p50 = mib / ((double)tool_percentile(t, reps, 50) / 1e9);
+	r->p99 = mib / ((double)tool_percentile(t, reps, 99) / 1e9);
 }
 
 static void copy_test(struct ivshmem *dev, const struct opts *o, uint64_t start,
@@ -645,16 +630,6 @@ static void report(struct ivshmem *dev, const struct opts *o, const struct stats
 	}
 }
 
-static void pin(uint64_t cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET((int)cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		tool_fail("--cpu %" PRIu64 ": %s", cpu, strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -746,7 +721,7 @@ int main(int argc, char **argv)
 			o.mode = tool_map_mode(optarg);
 			break;
 		case 'c':
-			pin(tool_number("--cpu", optarg, CPU_SETSIZE - 1, false));
+			tool_pin_cpu((int)tool_number("--cpu", optarg, CPU_SETSIZE - 1, false));
 			break;
 		case 'j':
 			o.json = true;
