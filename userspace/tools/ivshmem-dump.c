@@ -115,15 +115,21 @@ static unsigned char *slurp_stdin(uint64_t max, size_t *len)
 
 			cap *= 2;
 			nb = realloc(buf, cap);
-			if (!nb)
+			if (!nb) {
+				free(buf);
 				tool_fail("out of memory");
+			}
 			buf = nb;
 		}
 		r = read(STDIN_FILENO, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			tool_fail("read from stdin: %s", strerror(errno));
+		if (r < 0) {
+			int err = errno;
+
+			free(buf);
+			tool_fail("read from stdin: %s", strerror(err));
+		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
@@ -210,9 +216,11 @@ int main(int argc, char **argv)
 		uint64_t room = has_length ? length : size - offset;
 
 		input = slurp_stdin(room, &inlen);
-		if (inlen > room)
+		if (inlen > room) {
+			free(input);
 			tool_fail("%s: the input does not fit: more than %" PRIu64
 				  " bytes from offset 0x%" PRIx64, ivshmem_path(dev), room, offset);
+		}
 		if (!inlen) {
 			free(input);
 			ivshmem_close(dev);
@@ -223,9 +231,11 @@ int main(int argc, char **argv)
 		length = size - offset;
 	}
 	ret = ivshmem_map(dev, offset, (size_t)length, mode, &mem);
-	if (ret < 0)
+	if (ret < 0) {
+		free(input);
 		tool_fail("%s: map 0x%" PRIx64 " bytes at 0x%" PRIx64 ": %s", ivshmem_path(dev),
 			  length, offset, ivshmem_strerror(ret));
+	}
 	if (write_mode) {
 		volatile unsigned char *dst = mem;
 
