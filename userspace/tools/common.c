@@ -124,6 +124,20 @@ void tool_bad_option(int c, char **argv, int idx)
 	tool_usage("unknown option '%s'", arg);
 }
 
+void tool_option(int c, char **argv, void (*help)(void), const char **device, bool *verbose)
+{
+	if (c == 'd' && device) {
+		*device = optarg;
+	} else if (c == 'V' && verbose) {
+		*verbose = true;
+	} else if (c == 'h') {
+		help();
+		exit(0);
+	} else {
+		tool_bad_option(c, argv, optind);
+	}
+}
+
 enum ivshmem_map_mode tool_map_mode(const char *arg)
 {
 	static const char *const names[] = { "default", "wb", "wc", "uc" };

@@ -32,6 +32,14 @@ __attribute__((noreturn, format(printf, 1, 2))) void tool_usage(const char *fmt,
  * opterr = 0 and an optstring starting with ':'); @idx is optind.
  */
 __attribute__((noreturn)) void tool_bad_option(int c, char **argv, int idx);
+/*
+ * The options every tool shares, for the default: of its getopt_long()
+ * switch: -d/--device sets *@device and -V/--verbose sets *@verbose (where
+ * the tool has them: non-NULL), -h/--help prints @help and exits 0, and
+ * anything else is the usage error tool_bad_option() gives.
+ */
+void tool_option(int c, char **argv, void (*help)(void), const char **device, bool *verbose);
+
 /* "tool: message" without exiting */
 __attribute__((format(printf, 1, 2))) void tool_warn(const char *fmt, ...);
 

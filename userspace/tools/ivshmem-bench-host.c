@@ -525,11 +525,8 @@ int main(int argc, char **argv)
 		case 't':
 			o.timeout = tool_number("--timeout", optarg, INT32_MAX, false);
 			break;
-		case 'h':
-			help();
-			return 0;
 		default:
-			tool_bad_option(c, argv, optind);
+			tool_option(c, argv, help, NULL, NULL);
 		}
 	}
 	if (optind != argc - 1)

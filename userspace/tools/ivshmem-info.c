@@ -252,14 +252,8 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'd':
-			device = optarg;
-			break;
-		case 'h':
-			help();
-			return 0;
 		default:
-			tool_bad_option(c, argv, optind);
+			tool_option(c, argv, help, &device, NULL);
 		}
 	}
 	device = tool_device_arg(device, argc, argv, optind);

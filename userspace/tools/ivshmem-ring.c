@@ -75,17 +75,8 @@ int main(int argc, char **argv)
 		case 'i':
 			interval = tool_number("--interval", optarg, 86400000, false);
 			break;
-		case 'd':
-			device = optarg;
-			break;
-		case 'V':
-			verbose = true;
-			break;
-		case 'h':
-			help();
-			return 0;
 		default:
-			tool_bad_option(c, argv, optind);
+			tool_option(c, argv, help, &device, &verbose);
 		}
 	}
 	device = tool_device_arg(device, argc, argv, optind);
