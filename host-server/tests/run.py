@@ -1473,6 +1473,45 @@ def qemu_argv(sock, vectors, extra=''):
             '-device', 'ivshmem-doorbell,chardev=iv,vectors=%d%s' % (vectors, extra)]
 
 
+class Qemus:
+    """The QEMU processes of one test, with an ivshmem-doorbell device on
+    the server's socket, logging to qemu.log; stop() ends those left."""
+
+    def __init__(self, tmp, srv, vectors):
+        self.srv, self.vectors = srv, vectors
+        self.log = open(os.path.join(tmp, 'qemu.log'), 'w')
+        self.procs = []
+
+    def start(self, extra=''):
+        q = subprocess.Popen(qemu_argv(self.srv.sock, self.vectors, extra),
+                             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        self.procs.append(q)
+        return q
+
+    def tail(self, n=2000):
+        with open(self.log.name) as f:
+            return f.read()[-n:]
+
+    @staticmethod
+    def end(q):
+        if q.poll() is None:
+            q.terminate()
+            q.wait(20)
+
+    def stop(self):
+        for q in self.procs:
+            self.end(q)
+        self.log.close()
+
+
+def wait_consumed(fd):
+    """Wait until the process on the other end has read the eventfd."""
+    def count():
+        with open('/proc/self/fdinfo/%d' % fd) as f:
+            return int(f.read().split('eventfd-count:')[1].split()[0], 16)
+    wait_until(lambda: count() == 0, timeout=20, what='QEMU to consume the interrupt')
+
+
 @test
 def qemu_peer(tmp):
     """QEMU's ivshmem-doorbell connects as a peer; its vectors take our rings"""
@@ -1481,24 +1520,17 @@ def qemu_peer(tmp):
     n = 4
     srv = Server(tmp, vectors=n)
     base = srv.fds()
-    qemu = None
+    qemus = Qemus(tmp, srv, n)
     try:
         a = srv.peer().handshake()
-        qlog = open(os.path.join(tmp, 'qemu.log'), 'w')
-        qemu = subprocess.Popen(qemu_argv(srv.sock, n), stdin=subprocess.DEVNULL,
-                                stdout=qlog, stderr=qlog)
+        qemu = qemus.start()
         a.wait_for(lambda q: q.knows(1), timeout=60)
         check(len(a.peers[1]) == n, 'QEMU announced with %d vectors' % len(a.peers[1]))
         # QEMU consumes what we ring on its vectors (it holds the same eventfds).
         a.ring(1, 2)
-        fd = a.peers[1][2]
-        wait_until(lambda: int(open('/proc/self/fdinfo/%d' % fd).read().split(
-            'eventfd-count:')[1].split()[0], 16) == 0, timeout=20,
-            what='QEMU to consume the interrupt')
+        wait_consumed(a.peers[1][2])
         check(qemu.poll() is None, 'QEMU exited')
-        qemu.terminate()
-        qemu.wait(20)
-        qemu = None
+        qemus.end(qemu)
         a.wait_for(lambda q: not q.knows(1), timeout=20)
         # A master=on device needs ID 0: refused while a peer holds it ...
         m = subprocess.run(qemu_argv(srv.sock, n, ',master=on'), stdin=subprocess.DEVNULL,
@@ -1510,8 +1542,7 @@ def qemu_peer(tmp):
         # ... and given ID 0 once it is free.
         a.close()
         wait_until(lambda: srv.fds() == base, what='every peer gone', timeout=10)
-        qemu = subprocess.Popen(qemu_argv(srv.sock, n, ',master=on'),
-                                stdin=subprocess.DEVNULL, stdout=qlog, stderr=qlog)
+        qemu = qemus.start(',master=on')
         wait_until(lambda: srv.fds() > base, what='QEMU to connect', timeout=60)
         w = srv.peer().handshake(timeout=60)
         check(0 in w.peers and w.id == 1, 'master QEMU did not get ID 0 (peers %r, own %d)' %
@@ -1521,9 +1552,7 @@ def qemu_peer(tmp):
         check('dropped' not in srv.text() and 'refus' not in srv.text(),
               'server complained:\n' + srv.text())
     finally:
-        if qemu and qemu.poll() is None:
-            qemu.terminate()
-            qemu.wait(20)
+        qemus.stop()
         srv.stop()
 
 
@@ -1534,13 +1563,10 @@ def qemu_peer_sees_peers_return(tmp):
         raise Skip('qemu-system-x86_64 not installed')
     n = 2
     srv = Server(tmp, vectors=n)
-    qemu = None
+    qemus = Qemus(tmp, srv, n)
     try:
         a = srv.peer().handshake()
-        qlog_path = os.path.join(tmp, 'qemu.log')
-        qlog = open(qlog_path, 'w')
-        qemu = subprocess.Popen(qemu_argv(srv.sock, n), stdin=subprocess.DEVNULL,
-                                stdout=qlog, stderr=qlog)
+        qemu = qemus.start()
         a.wait_for(lambda q: q.knows(1), timeout=60)
         # QEMU's device frees a peer's eventfds when it leaves: an ID it saw
         # leave, given out again, would make it write to freed memory.
@@ -1553,20 +1579,15 @@ def qemu_peer_sees_peers_return(tmp):
             a.wait_for(lambda q: ('gone', p.id) in q.events)
             time.sleep(0.1)
             check(qemu.poll() is None, 'QEMU exited after peer %d came and went: %s' %
-                  (p.id, open(qlog_path).read()[-2000:]))
+                  (p.id, qemus.tail()))
         check(len(set(ids)) == len(ids), 'IDs reused while QEMU saw them leave: %r' % ids)
         # QEMU still takes rings on its vectors.
         a.ring(1, 1)
-        fd = a.peers[1][1]
-        wait_until(lambda: int(open('/proc/self/fdinfo/%d' % fd).read().split(
-            'eventfd-count:')[1].split()[0], 16) == 0, timeout=20,
-            what='QEMU to consume the interrupt')
+        wait_consumed(a.peers[1][1])
         check(qemu.poll() is None, 'QEMU exited')
         a.close()
     finally:
-        if qemu and qemu.poll() is None:
-            qemu.terminate()
-            qemu.wait(20)
+        qemus.stop()
         srv.stop()
 
 
@@ -1577,12 +1598,10 @@ def qemu_master_gets_0_back(tmp):
         raise Skip('qemu-system-x86_64 not installed')
     n = 2
     srv = Server(tmp, vectors=n, args=['-v'])
-    qemu = None
-    qlog = open(os.path.join(tmp, 'qemu.log'), 'w')
+    qemus = Qemus(tmp, srv, n)
 
     def start_master():
-        q = subprocess.Popen(qemu_argv(srv.sock, n, ',master=on'), stdin=subprocess.DEVNULL,
-                             stdout=qlog, stderr=qlog)
+        q = qemus.start(',master=on')
         seen = srv.text().count('peer 0: connected')
         wait_until(lambda: srv.text().count('peer 0: connected') > seen or q.poll() is not None,
                    timeout=60, what='QEMU to connect')
@@ -1598,12 +1617,11 @@ def qemu_master_gets_0_back(tmp):
         wait_until(lambda: 'peer 1: gone' in srv.text() and 'peer 2: gone' in srv.text(),
                    what='the others to leave')
         # The master migrates: its device leaves, the destination's connects.
-        qemu.terminate()
-        qemu.wait(20)
+        qemus.end(qemu)
         wait_until(lambda: 'peer 0: gone' in srv.text(), what='the master to leave')
         qemu = start_master()
         check(qemu.poll() is None, 'the returning master=on device was refused: %s' %
-              open(qlog.name).read()[-1000:])
+              qemus.tail(1000))
         back = [srv.peer().handshake(timeout=60) for _ in range(2)]
         check(all(0 in b.peers for b in back), 'the returning master is not peer 0')
         check([b.id for b in back] == [1, 2], 'the others came back as %r' % [b.id for b in back])
@@ -1612,10 +1630,7 @@ def qemu_master_gets_0_back(tmp):
         for b in back:
             b.close()
     finally:
-        if qemu and qemu.poll() is None:
-            qemu.terminate()
-            qemu.wait(20)
-        qlog.close()
+        qemus.stop()
         srv.stop()
 
 
