@@ -177,54 +177,27 @@ static long ivshmem_ioctl_ring(struct ivshmem_file *f, void __user *argp)
 	return ret;
 }
 
-static int ivshmem_check_eventfd_arg(struct ivshmem_device *idev,
-				     const struct ivshmem_eventfd *arg)
+/* IVSHMEM_IOCTL_BIND_EVENTFD and IVSHMEM_IOCTL_UNBIND_EVENTFD */
+static long ivshmem_ioctl_eventfd(struct ivshmem_file *f, void __user *argp, bool bind)
 {
-	if (arg->flags || arg->pad)
+	struct ivshmem_device *idev = f->idev;
+	struct ivshmem_eventfd arg;
+	int idx, ret;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.pad)
 		return -EINVAL;
 	if (!idev->nr_vectors)
 		return -EOPNOTSUPP;
-	if (arg->vector >= idev->nr_vectors)
+	if (arg.vector >= idev->nr_vectors)
 		return -EINVAL;
-	return 0;
-}
-
-static long ivshmem_ioctl_bind(struct ivshmem_file *f, void __user *argp)
-{
-	struct ivshmem_device *idev = f->idev;
-	struct ivshmem_eventfd arg;
-	int idx, ret;
-
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	ret = ivshmem_check_eventfd_arg(idev, &arg);
-	if (ret)
-		return ret;
 
 	idx = ivshmem_enter(idev);
 	if (READ_ONCE(idev->removed))
 		ret = -ENODEV;
-	else
+	else if (bind)
 		ret = ivshmem_bind_eventfd(f, arg.vector, arg.fd);
-	ivshmem_exit(idev, idx);
-	return ret;
-}
-
-static long ivshmem_ioctl_unbind(struct ivshmem_file *f, void __user *argp)
-{
-	struct ivshmem_device *idev = f->idev;
-	struct ivshmem_eventfd arg;
-	int idx, ret;
-
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	ret = ivshmem_check_eventfd_arg(idev, &arg);
-	if (ret)
-		return ret;
-
-	idx = ivshmem_enter(idev);
-	if (READ_ONCE(idev->removed))
-		ret = -ENODEV;
 	else
 		ret = ivshmem_unbind_eventfd(f, arg.vector);
 	ivshmem_exit(idev, idx);
@@ -257,9 +230,9 @@ static long ivshmem_ioctl(struct file *filp, unsigned int cmd,
 	case IVSHMEM_IOCTL_RING:
 		return ivshmem_ioctl_ring(f, argp);
 	case IVSHMEM_IOCTL_BIND_EVENTFD:
-		return ivshmem_ioctl_bind(f, argp);
+		return ivshmem_ioctl_eventfd(f, argp, true);
 	case IVSHMEM_IOCTL_UNBIND_EVENTFD:
-		return ivshmem_ioctl_unbind(f, argp);
+		return ivshmem_ioctl_eventfd(f, argp, false);
 	case IVSHMEM_IOCTL_SET_CACHE:
 		return ivshmem_ioctl_set_cache(f, argp);
 	default:
