@@ -200,6 +200,134 @@ TEST_F(lib, ring_checks_its_arguments)
 	EXPECT_EQ(-EINVAL, ivshmem_ring(self->dev, 0, 256));
 }
 
+#define NEED_INTERRUPTS() do { \
+	NEED_DEVICE(); \
+	if (self->raw || !ivshmem_vectors(self->dev)) \
+		SKIP(return, "no interrupts on \"%s\"", self->driver); \
+} while (0)
+
+/* What the driver says the device's vectors are. */
+static unsigned int driver_vectors(const char *pci, const char *driver)
+{
+	char path[PATH_MAX], name[256] = "";
+	struct dirent **names;
+	unsigned int v = 0;
+	int i, n;
+
+	if (!strcmp(driver, "ivshmem")) {
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/ivshmem", pci);
+		n = scandir(path, &names, NULL, alphasort);
+		for (i = 0; i < n; i++) {
+			if (!v && !strncmp(names[i]->d_name, "ivshmem", 7)) {
+				snprintf(path, sizeof(path), PCI_DEVICES "/%s/ivshmem/%s/vectors",
+					 pci, names[i]->d_name);
+				v = (unsigned int)read_u64(path);
+			}
+			free(names[i]);
+		}
+		free(names);
+		return v;
+	}
+	/* uio_ivshmem: map 2 holds a 64-bit counter per vector */
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/uio", pci);
+	n = scandir(path, &names, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		if (!name[0] && !strncmp(names[i]->d_name, "uio", 3))
+			snprintf(name, sizeof(name), "%s", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/uio/%s/maps/map2/size", pci, name);
+	return (unsigned int)(read_u64(path) / sizeof(uint64_t));
+}
+
+TEST_F(lib, every_vector_of_the_driver)
+{
+	NEED_INTERRUPTS();
+	EXPECT_LE(2, ivshmem_vectors(self->dev)) TH_LOG("the scenario gives two vectors");
+	EXPECT_EQ(driver_vectors(self->pci, self->driver), ivshmem_vectors(self->dev));
+}
+
+/* The vector rung is the vector reported, on UIO as on the char device. */
+TEST_F(lib, wait_tells_the_vectors_apart)
+{
+	unsigned int last, only_last[1];
+	struct ivshmem_irq ev;
+	uint64_t count;
+	int id;
+
+	NEED_INTERRUPTS();
+	last = ivshmem_vectors(self->dev) - 1;
+	only_last[0] = last;
+	id = ivshmem_id(self->dev);
+	ASSERT_LE(0, id);
+	EXPECT_EQ(-ETIMEDOUT, ivshmem_wait(self->dev, NULL, 0, 0, &ev));
+	ASSERT_EQ(0, ivshmem_ring(self->dev, (unsigned int)id, last));
+	ASSERT_EQ(0, ivshmem_wait(self->dev, NULL, 0, 10000, &ev));
+	EXPECT_EQ(last, ev.vector);
+	EXPECT_EQ(1, ev.count);
+	/* nothing left on either vector */
+	EXPECT_EQ(-EAGAIN, ivshmem_vector_ack(self->dev, 0, &count));
+	EXPECT_EQ(-EAGAIN, ivshmem_vector_ack(self->dev, last, &count));
+
+	/* A ring of vector 0 does not wake a wait for the last vector only. */
+	ASSERT_EQ(0, ivshmem_ring(self->dev, (unsigned int)id, 0));
+	EXPECT_EQ(-ETIMEDOUT, ivshmem_wait(self->dev, only_last, 1, 500, &ev));
+	ASSERT_EQ(0, ivshmem_wait(self->dev, NULL, 0, 10000, &ev));
+	EXPECT_EQ(0, ev.vector);
+	EXPECT_EQ(1, ev.count);
+}
+
+/*
+ * Two vectors rung before anyone waits: taking one must not lose the
+ * other, although on UIO both share a descriptor that the first ack
+ * drained.
+ */
+TEST_F(lib, two_pending_vectors_are_both_reported)
+{
+	unsigned int last, seen = 0;
+	struct ivshmem_irq ev;
+	int id;
+
+	NEED_INTERRUPTS();
+	last = ivshmem_vectors(self->dev) - 1;
+	id = ivshmem_id(self->dev);
+	ASSERT_LE(0, id);
+	ASSERT_EQ(0, ivshmem_ring(self->dev, (unsigned int)id, 0));
+	ASSERT_EQ(0, ivshmem_ring(self->dev, (unsigned int)id, last));
+	usleep(300 * 1000);	/* both interrupts in */
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, ivshmem_wait(self->dev, NULL, 0, 5000, &ev)) TH_LOG("wait %d", i);
+		EXPECT_EQ(1, ev.count);
+		seen |= 1u << (ev.vector == last);
+	}
+	EXPECT_EQ(3, seen);
+	EXPECT_EQ(-ETIMEDOUT, ivshmem_wait(self->dev, NULL, 0, 0, &ev));
+}
+
+/* Each handle has its own view of the rings: both see the same ring. */
+TEST_F(lib, every_handle_sees_every_ring)
+{
+	struct ivshmem *other;
+	struct ivshmem_irq ev;
+	unsigned int last;
+	uint64_t count;
+	int id;
+
+	NEED_INTERRUPTS();
+	last = ivshmem_vectors(self->dev) - 1;
+	id = ivshmem_id(self->dev);
+	ASSERT_LE(0, id);
+	ASSERT_EQ(0, ivshmem_open(self->pci, &other));
+	ASSERT_EQ(0, ivshmem_ring(self->dev, (unsigned int)id, last));
+	ASSERT_EQ(0, ivshmem_wait(other, NULL, 0, 10000, &ev));
+	EXPECT_EQ(last, ev.vector);
+	ASSERT_EQ(0, ivshmem_wait(self->dev, NULL, 0, 10000, &ev));
+	EXPECT_EQ(last, ev.vector);
+	EXPECT_EQ(-EAGAIN, ivshmem_vector_ack(other, last, &count));
+	ivshmem_close(other);
+}
+
 /* The resource files map only while no driver holds the BARs. */
 TEST_F(lib, sysfs_path_needs_the_bars_free)
 {

@@ -128,11 +128,12 @@ static int char_vector_fd(struct ivshmem *dev, unsigned int vector)
  * away, after marking it removed: a wakeup is only a ring if the device
  * file does not report the hangup.
  */
-static int char_ack(struct ivshmem *dev, int fd, uint64_t *count)
+static int char_ack(struct ivshmem *dev, unsigned int vector, int fd, uint64_t *count)
 {
 	struct pollfd pfd = { .fd = to_char(dev)->fd };
 	ssize_t n;
 
+	(void)vector;
 	do {
 		n = read(fd, count, sizeof(*count));
 	} while (n < 0 && errno == EINTR);

@@ -361,11 +361,12 @@ static int host_vector_fd(struct ivshmem *dev, unsigned int vector)
 	return to_host(dev)->own[vector];
 }
 
-static int host_ack(struct ivshmem *dev, int fd, uint64_t *count)
+static int host_ack(struct ivshmem *dev, unsigned int vector, int fd, uint64_t *count)
 {
 	ssize_t n;
 
 	(void)dev;
+	(void)vector;
 	do {
 		n = read(fd, count, sizeof(*count));
 	} while (n < 0 && errno == EINTR);

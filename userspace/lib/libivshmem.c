@@ -357,7 +357,7 @@ IVSHMEM_EXPORT int ivshmem_vector_ack(struct ivshmem *dev, unsigned int vector,
 	fd = ivshmem_vector_fd(dev, vector);
 	if (fd < 0)
 		return fd;
-	ret = dev->ops->ack(dev, fd, &n);
+	ret = dev->ops->ack(dev, vector, fd, &n);
 	if (ret == 0 && count)
 		*count = n;
 	return ret;
@@ -386,7 +386,7 @@ static int wait_collect(struct ivshmem *dev, struct pollfd *pfd, const unsigned 
 			return -EBADF;
 		if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
 			continue;
-		ret = dev->ops->ack(dev, pfd[i].fd, &count);
+		ret = dev->ops->ack(dev, vec[i], pfd[i].fd, &count);
 		if (ret == -EAGAIN)
 			continue;	/* another thread was faster */
 		if (ret < 0)
@@ -435,9 +435,16 @@ IVSHMEM_EXPORT int ivshmem_wait(struct ivshmem *dev, const unsigned int *vectors
 		nfds++;
 	}
 	for (;;) {
+		bool ready = false;
 		int left = -1;
 
-		if (timeout_ms == 0) {
+		/*
+		 * Vectors that share a descriptor: the ack of one drains it,
+		 * so what the others have counted is not seen by poll().
+		 */
+		for (unsigned int i = 0; dev->ops->pending && i < n; i++)
+			ready |= dev->ops->pending(dev, vec[i]);
+		if (timeout_ms == 0 || ready) {
 			left = 0;
 		} else if (timeout_ms > 0) {
 			int64_t l = deadline - now_ms();
@@ -449,6 +456,9 @@ IVSHMEM_EXPORT int ivshmem_wait(struct ivshmem *dev, const unsigned int *vectors
 			ret = -errno;
 			goto out;
 		}
+		for (unsigned int i = 0; ready && i < n; i++)
+			if (dev->ops->pending(dev, vec[i]))
+				pfd[i].revents |= POLLIN;
 		if (nfds > n && pfd[n].revents) {
 			if (dev->ops->dispatch) {
 				ret = dev->ops->dispatch(dev);
@@ -465,7 +475,7 @@ IVSHMEM_EXPORT int ivshmem_wait(struct ivshmem *dev, const unsigned int *vectors
 				ret = 0;
 			goto out;
 		}
-		if (left == 0) {
+		if (left == 0 && !ready) {
 			ret = -ETIMEDOUT;
 			goto out;
 		}

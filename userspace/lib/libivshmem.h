@@ -209,9 +209,9 @@ int ivshmem_id(const struct ivshmem *dev);
  * Vectors 0 .. ivshmem_vectors() - 1 can be waited for.  0 for
  * ivshmem-plain and for backends without interrupts (sysfs), where
  * ivshmem_wait() and ivshmem_vector_fd() fail with -EOPNOTSUPP.  The UIO
- * backend on uio_ivshmem gives 1: vector 0 stands for every vector of
- * the device, whichever was rung.  Peers of
- * one server normally all have the same number of vectors.
+ * backend on uio_ivshmem gives every MSI-X vector of the device, as the
+ * character device does.  Peers of one server normally all have the same
+ * number of vectors.
  *
  * Thread safety: safe.  On the host backend the value can grow when late
  * vectors arrive (see ivshmem_open()).
@@ -305,8 +305,10 @@ int ivshmem_ring(struct ivshmem *dev, unsigned int peer, unsigned int vector);
  * descriptor belongs to the handle: do not close it.  Every ring that
  * arrives after ivshmem_open() returned is seen (on the character device,
  * the handle binds an eventfd to each vector when it opens).  On the UIO
- * backend all vectors share one descriptor (the UIO device's) when the
- * driver cannot tell them apart.
+ * backend all vectors share one descriptor, the UIO device's, and
+ * acknowledging any vector drains it: when it polls readable, call
+ * ivshmem_vector_ack() for every vector you wait for (ivshmem_wait() does
+ * this by itself).
  *
  * Thread safety: safe.
  *

@@ -36,8 +36,11 @@
  * @ring:      ring a doorbell (peer, vector already range checked)
  * @vector_fd: descriptor to poll for @vector (< vectors), or NULL when the
  *             backend has no interrupts; called with dev->lock held
- * @ack:       consume the pending rings of a descriptor @vector_fd gave,
- *             without blocking (-EAGAIN when none)
+ * @ack:       consume the pending rings of @vector, whose descriptor
+ *             @vector_fd gave as @fd, without blocking (-EAGAIN when none)
+ * @pending:   whether rings of @vector wait to be acknowledged although
+ *             its descriptor may not poll readable (vectors that share a
+ *             descriptor), or NULL when a descriptor tells it all
  * @fd:        descriptor for ivshmem_fd(), or NULL
  * @dispatch:  ivshmem_dispatch(), NULL with @fd
  * @peers:     ivshmem_peers(), or NULL
@@ -49,7 +52,8 @@ struct ivshmem_ops {
 		   void **addr);
 	int (*ring)(struct ivshmem *dev, unsigned int peer, unsigned int vector);
 	int (*vector_fd)(struct ivshmem *dev, unsigned int vector);
-	int (*ack)(struct ivshmem *dev, int fd, uint64_t *count);
+	int (*ack)(struct ivshmem *dev, unsigned int vector, int fd, uint64_t *count);
+	bool (*pending)(struct ivshmem *dev, unsigned int vector);
 	int (*fd)(struct ivshmem *dev);
 	int (*dispatch)(struct ivshmem *dev);
 	int (*peers)(struct ivshmem *dev, unsigned int *ids, unsigned int max);

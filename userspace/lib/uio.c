@@ -4,9 +4,13 @@
  *
  * With uio_ivshmem the UIO device has map 0 = the registers (BAR0) and
  * map 1 = the shared memory (BAR2, write-back), and its descriptor reports
- * the device's interrupts: UIO has a single interrupt source, so this
- * backend offers a single vector, 0, which fires whichever vector the
- * peer rang.  With any other UIO driver (uio_pci_generic, whose maps are
+ * the device's interrupts.  UIO has a single interrupt source, so the
+ * driver adds map 2, a read-only page with one 64-bit counter per MSI-X
+ * vector, raised before each event: this backend offers every vector,
+ * all polling on the one UIO descriptor, and tells them apart by keeping
+ * per handle the counts it has already reported.  Acknowledging any
+ * vector drains the descriptor; ivshmem_wait() therefore looks at the
+ * counters before it sleeps.  With any other UIO driver (uio_pci_generic, whose maps are
  * only the non-prefetchable BARs: map 1 is then the MSI-X table) the
  * registers and memory come from the PCI device's sysfs resource files,
  * as in the sysfs backend, and there are no interrupts (the device has no
@@ -33,6 +37,8 @@
  * @maps:     the driver offers map 1 = shared memory through @fd
  * @pcidir:   the PCI function's sysfs directory
  * @irq_on:   interrupts need re-enabling by a write after each one
+ * @counts:   uio_ivshmem's map 2, one interrupt counter per vector, or NULL
+ * @seen:     per vector, the count reported so far (under dev.lock)
  */
 struct uio_dev {
 	struct ivshmem dev;
@@ -41,6 +47,8 @@ struct uio_dev {
 	bool maps;
 	char *pcidir;
 	bool irq_on;
+	const volatile uint64_t *counts;
+	uint64_t *seen;
 };
 
 static struct uio_dev *to_uio(struct ivshmem *dev)
@@ -53,6 +61,9 @@ static void uio_close(struct ivshmem *dev)
 	struct uio_dev *u = to_uio(dev);
 
 	ivshmem_pci_regs_unmap(u->regs);
+	if (u->counts)
+		munmap((void *)u->counts, u->dev.vectors * sizeof(*u->counts));
+	free(u->seen);
 	if (u->fd >= 0)
 		close(u->fd);
 	free(u->pcidir);
@@ -120,9 +131,9 @@ static int uio_vector_fd(struct ivshmem *dev, unsigned int vector)
 	return to_uio(dev)->fd;
 }
 
-static int uio_ack(struct ivshmem *dev, int fd, uint64_t *count)
+/* Read the UIO event count: 0, -EAGAIN when there was no event, or -errno. */
+static int uio_take_event(int fd)
 {
-	struct uio_dev *u = to_uio(dev);
 	uint32_t total;
 	ssize_t n;
 
@@ -131,8 +142,36 @@ static int uio_ack(struct ivshmem *dev, int fd, uint64_t *count)
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : errno == EIO ? -ENODEV : -errno;
-	if (n != sizeof(total))
-		return -EIO;
+	return n == sizeof(total) ? 0 : -EIO;
+}
+
+static bool uio_pending(struct ivshmem *dev, unsigned int vector)
+{
+	struct uio_dev *u = to_uio(dev);
+
+	return u->counts && u->counts[vector] != __atomic_load_n(&u->seen[vector], __ATOMIC_RELAXED);
+}
+
+static int uio_ack(struct ivshmem *dev, unsigned int vector, int fd, uint64_t *count)
+{
+	struct uio_dev *u = to_uio(dev);
+	uint64_t now;
+	int ret;
+
+	ret = uio_take_event(fd);
+	if (u->counts) {
+		/* The event may be any vector's: the counters tell. */
+		if (ret < 0 && ret != -EAGAIN)
+			return ret;
+		pthread_mutex_lock(&dev->lock);
+		now = u->counts[vector];
+		*count = now - u->seen[vector];
+		__atomic_store_n(&u->seen[vector], now, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&dev->lock);
+		return *count ? 0 : -EAGAIN;
+	}
+	if (ret < 0)
+		return ret;
 	if (u->irq_on) {
 		uint32_t on = 1;
 
@@ -151,12 +190,37 @@ static const struct ivshmem_ops uio_ops = {
 	.ring = uio_ring,
 	.vector_fd = uio_vector_fd,
 	.ack = uio_ack,
+	.pending = uio_pending,
 };
+
+/* Map uio_ivshmem's counters (map 2, @len bytes): one vector each. */
+static int uio_map_counts(struct uio_dev *u, uint64_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned int n = (unsigned int)(len / sizeof(*u->counts));
+	void *p;
+	int ret;
+
+	if (!n || len > page)
+		return -EPROTO;		/* the driver gives one page at most */
+	u->seen = calloc(n, sizeof(*u->seen));
+	if (!u->seen)
+		return -ENOMEM;
+	ret = ivshmem_mmap_fd(u->fd, 2 * (uint64_t)page, n * sizeof(*u->counts), false, &p);
+	if (ret < 0)
+		return ret;
+	u->counts = p;
+	u->dev.vectors = n;
+	/* Report only what comes after the open, as the other backends do. */
+	for (unsigned int i = 0; i < n; i++)
+		u->seen[i] = u->counts[i];
+	return 0;
+}
 
 int ivshmem_uio_open(const char *node, struct ivshmem **out)
 {
 	char classdir[PATH_MAX], link[PATH_MAX + 16], pcidir[PATH_MAX], name[64];
-	uint64_t bar1 = 0;
+	uint64_t bar1 = 0, map2;
 	struct uio_dev *u;
 	struct stat st;
 	int ret;
@@ -199,10 +263,12 @@ int ivshmem_uio_open(const char *node, struct ivshmem **out)
 		u->maps = true;
 		if (ivshmem_mmap_fd(u->fd, 0, (size_t)sysconf(_SC_PAGESIZE), true, &p) == 0)
 			u->regs = p;
-		/* one interrupt source, the device's vectors merged, if MSI-X is on */
-		snprintf(link, sizeof(link), "%s/msi_irqs", pcidir);
-		if (bar1 && access(link, F_OK) == 0)
-			u->dev.vectors = 1;
+		/* map 2 exists when the device interrupts */
+		if (ivshmem_read_sysfs_u64(classdir, "maps/map2/size", &map2) == 0) {
+			ret = uio_map_counts(u, map2);
+			if (ret < 0)
+				goto err;
+		}
 	} else {
 		ret = ivshmem_pci_bar_size(pcidir, 2, &u->dev.size);
 		if (ret < 0)
