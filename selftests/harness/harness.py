@@ -607,8 +607,8 @@ class Scenario:
                         self.check('host hook at %s' % name, False, failed)
                 for g in live:
                     g.arrivals[name].pop(0)
-                    g.send(('ABORT %s %s' % (name, failed)) if failed else
-                           ('GO %s %s' % (name, values)))
+                    g.send(('ABORT %s %s .' % (name, failed)) if failed else
+                           ('GO %s %s .' % (name, values)))
 
     def _abort_waiters(self, why):
         for g in self.guests:
@@ -616,7 +616,7 @@ class Scenario:
                 continue
             for name, pending in g.arrivals.items():
                 for _ in pending:
-                    g.send('ABORT %s %s' % (name, why))
+                    g.send('ABORT %s %s .' % (name, why))
                 pending.clear()
 
     def _pump(self, deadline):

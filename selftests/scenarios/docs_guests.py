@@ -321,8 +321,9 @@ def scenario(s):
                     if ring:
                         text += 'timeout 60 sh %s > %s.out 2>&1 &\ndocs_bg=$!\n' % (cf, cf)
                         text += 'check %s docs_armed\n' % ktap_name(b, 'example waits')
-                        text += ('hsync docs%d-id $(cat /sys/class/ivshmem/ivshmem0/vm_id) '
-                                 '> /dev/null\n' % step)
+                        text += ('docs_id=$(cat /sys/class/ivshmem/ivshmem0/vm_id)\n'
+                                 'echo "# own ID: $docs_id"\n'
+                                 'hsync docs%d-id $docs_id > /dev/null\n' % step)
                         text += 'hsync docs%d-rung > /dev/null\n' % step
                         text += 'wait $docs_bg; docs_judge %s $? %s.out /dev/null\n' % (label, cf)
                     else:
@@ -331,6 +332,7 @@ def scenario(s):
                 elif ring:
                     scripts[other].append(
                         'ids=$(hsync docs%d-id)\n'
+                        'echo "# barrier values: $ids"\n'
                         'id=$(echo " $ids" | sed "s/.* %s=\\([0-9]*\\).*/\\1/")\n'
                         'check %s ivshmem-ring --peer $id --vector %s\n'
                         'hsync docs%d-rung > /dev/null\n'
