@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "ivshmem_util.h"
+#include "peer_chan.h"
 #include "kselftest_harness.h"
 
 /*
@@ -25,18 +26,7 @@
 #define SKIP_T(fmt, ...) SKIP(return, "%s.%s: " fmt, _metadata->fixture->name, \
 			      _metadata->name, ##__VA_ARGS__)
 
-#define TIMEOUT_MS	20000
-#define CHAN_OFF	0x80000		/* control words, one set per test */
-#define DATA_OFF	0x40000		/* bulk data, 256 KiB */
-#define DATA_LEN	0x40000
 #define MAX_VEC		64
-
-/* Control words of one test; [i] is written by role i only. */
-struct chan {
-	uint32_t ready[2];
-	uint32_t step[2];	/* the ringer's step number */
-	uint32_t ack[2];	/* the receiver's answer to that step */
-};
 
 FIXTURE(peer) {
 	struct ivs_dev d;
@@ -81,23 +71,6 @@ FIXTURE_TEARDOWN(peer)
 
 #define NEED_PEER()	do { if (self->fd < 0) return; } while (0)
 
-static struct chan *chan(FIXTURE_DATA(peer) *self, int test)
-{
-	return (struct chan *)(self->shm + CHAN_OFF + test * 64);
-}
-
-static void put(uint32_t *p, uint32_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-/* Both guests have bound their eventfds for this test. */
-static int meet(FIXTURE_DATA(peer) *self, struct chan *c)
-{
-	put(&c->ready[self->me], 1);
-	return ivs_wait_word(&c->ready[!self->me], 1, TIMEOUT_MS);
-}
-
 /* Wait for an interrupt on any vector; which one, or -1 on timeout. */
 static int wait_any(FIXTURE_DATA(peer) *self)
 {
@@ -106,7 +79,7 @@ static int wait_any(FIXTURE_DATA(peer) *self)
 
 	for (v = 0; v < n; v++)
 		p[v] = (struct pollfd){ .fd = self->efd[v], .events = POLLIN };
-	if (poll(p, n, TIMEOUT_MS) <= 0)
+	if (poll(p, n, PEER_TIMEOUT_MS) <= 0)
 		return -1;
 	for (v = 0; v < n; v++)
 		if (p[v].revents & POLLIN)
@@ -129,11 +102,11 @@ TEST_F(peer, vm_ids_differ)
  */
 TEST_F_TIMEOUT(peer, each_vector_wakes_only_that_eventfd, 120)
 {
-	struct chan *c = chan(self, 0);
+	struct peer_chan *c = peer_chan(self->shm, 0);
 	unsigned int n = self->info.nr_vectors, v, w, dir;
 
 	NEED_PEER();
-	ASSERT_EQ(0, meet(self, c)) TH_LOG("peer never came");
+	ASSERT_EQ(0, peer_meet(c, self->me)) TH_LOG("peer never came");
 	for (dir = 0; dir < 2; dir++) {
 		int ringer = dir == (unsigned int)self->me;
 
@@ -141,20 +114,20 @@ TEST_F_TIMEOUT(peer, each_vector_wakes_only_that_eventfd, 120)
 			uint32_t step = dir * n + v + 1;
 
 			if (ringer) {
-				put(&c->step[self->me], step);
+				peer_put(&c->step[self->me], step);
 				ASSERT_EQ(0, ivs_ring(self->fd, self->peer, v));
-				ASSERT_EQ(0, ivs_wait_word(&c->ack[!self->me], step,
-							   TIMEOUT_MS))
+				ASSERT_EQ(0, peer_wait_word(&c->ack[!self->me], step,
+							   PEER_TIMEOUT_MS))
 					TH_LOG("no answer to the ring on vector %u", v);
 				continue;
 			}
-			ASSERT_EQ(0, ivs_wait_word(&c->step[!self->me], step, TIMEOUT_MS));
+			ASSERT_EQ(0, peer_wait_word(&c->step[!self->me], step, PEER_TIMEOUT_MS));
 			EXPECT_EQ((int)v, wait_any(self)) TH_LOG("rung on vector %u", v);
 			usleep(50000);
 			for (w = 0; w < n; w++)
 				EXPECT_EQ(w == v ? 1 : 0, ivs_efd_take(self->efd[w]))
 					TH_LOG("ring on %u, eventfd of vector %u", v, w);
-			put(&c->ack[self->me], step);
+			peer_put(&c->ack[self->me], step);
 		}
 	}
 }
@@ -165,19 +138,19 @@ TEST_F_TIMEOUT(peer, ping_pong_loses_no_interrupt, 300)
 	unsigned long long before[MAX_VEC], after[MAX_VEC];
 	unsigned int pings = strtoul(getenv("IVSHMEM_PINGS") ?: "200", NULL, 0);
 	unsigned int vec = self->info.nr_vectors > 1 ? 1 : 0, i, v;
-	struct chan *c = chan(self, 1);
-	uint32_t *seq = (uint32_t *)(self->shm + CHAN_OFF + 0x1000);
+	struct peer_chan *c = peer_chan(self->shm, 1);
+	uint32_t *seq = (uint32_t *)(self->shm + PEER_CHAN_OFF + 0x1000);
 	unsigned int lost = 0, bad = 0, extra = 0;
 
 	NEED_PEER();
 	ASSERT_LE(0, ivs_interrupts(self->d.name, before, MAX_VEC));
-	ASSERT_EQ(0, meet(self, c));
+	ASSERT_EQ(0, peer_meet(c, self->me));
 	for (i = 1; i <= pings; i++) {
 		if (self->me == 0) {
-			put(&seq[0], i);
+			peer_put(&seq[0], i);
 			ASSERT_EQ(0, ivs_ring(self->fd, self->peer, vec));
 		}
-		if (ivs_wait(self->efd[vec], TIMEOUT_MS) != POLLIN) {
+		if (ivs_wait(self->efd[vec], PEER_TIMEOUT_MS) != POLLIN) {
 			lost++;
 			break;
 		}
@@ -186,7 +159,7 @@ TEST_F_TIMEOUT(peer, ping_pong_loses_no_interrupt, 300)
 		if (__atomic_load_n(&seq[!self->me], __ATOMIC_ACQUIRE) != i)
 			bad++;
 		if (self->me == 1) {
-			put(&seq[1], i);
+			peer_put(&seq[1], i);
 			ASSERT_EQ(0, ivs_ring(self->fd, self->peer, vec));
 		}
 	}
@@ -202,43 +175,34 @@ TEST_F_TIMEOUT(peer, ping_pong_loses_no_interrupt, 300)
 		EXPECT_EQ(before[v] + (v == vec ? pings : 0), after[v])
 			TH_LOG("sysfs count of vector %u", v);
 	/* Let the peer finish its own checks before a new test rings. */
-	put(&c->step[self->me], 1);
-	ASSERT_EQ(0, ivs_wait_word(&c->step[!self->me], 1, TIMEOUT_MS));
-}
-
-static uint8_t pattern(unsigned int i, unsigned int salt)
-{
-	return (i * 2654435761u + salt) >> 13;
+	peer_put(&c->step[self->me], 1);
+	ASSERT_EQ(0, peer_wait_word(&c->step[!self->me], 1, PEER_TIMEOUT_MS));
 }
 
 /* a writes 256 KiB, b checks it and writes its own, a checks that. */
 TEST_F_TIMEOUT(peer, bulk_data_crosses, 120)
 {
-	struct chan *c = chan(self, 2);
-	uint8_t *data = (uint8_t *)self->shm + DATA_OFF;
-	unsigned int i, wrong, round;
+	struct peer_chan *c = peer_chan(self->shm, 2);
+	unsigned int round;
 
 	NEED_PEER();
-	ASSERT_EQ(0, meet(self, c));
+	ASSERT_EQ(0, peer_meet(c, self->me));
 	for (round = 0; round < 2; round++) {
 		int writer = (int)round == self->me;
 
 		if (writer) {
-			for (i = 0; i < DATA_LEN; i++)
-				data[i] = pattern(i, round);
-			put(&c->step[self->me], round + 1);
+			peer_fill(self->shm, round);
+			peer_put(&c->step[self->me], round + 1);
 			ASSERT_EQ(0, ivs_ring(self->fd, self->peer, 0));
-			ASSERT_EQ(0, ivs_wait_word(&c->ack[!self->me], round + 1,
-						   TIMEOUT_MS));
+			ASSERT_EQ(0, peer_wait_word(&c->ack[!self->me], round + 1,
+						   PEER_TIMEOUT_MS));
 			continue;
 		}
-		ASSERT_EQ(POLLIN, ivs_wait(self->efd[0], TIMEOUT_MS));
+		ASSERT_EQ(POLLIN, ivs_wait(self->efd[0], PEER_TIMEOUT_MS));
 		ivs_efd_take(self->efd[0]);
-		ASSERT_EQ(0, ivs_wait_word(&c->step[!self->me], round + 1, TIMEOUT_MS));
-		for (i = 0, wrong = 0; i < DATA_LEN; i++)
-			wrong += data[i] != pattern(i, round);
-		EXPECT_EQ(0, wrong);
-		put(&c->ack[self->me], round + 1);
+		ASSERT_EQ(0, peer_wait_word(&c->step[!self->me], round + 1, PEER_TIMEOUT_MS));
+		EXPECT_EQ(0, peer_wrong(self->shm, round));
+		peer_put(&c->ack[self->me], round + 1);
 	}
 }
 

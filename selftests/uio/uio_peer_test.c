@@ -15,19 +15,9 @@
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
 #include "uio_common.h"
+#include "peer_chan.h"
 
-#define TIMEOUT_MS	20000
-#define CHAN_OFF	0x80000		/* control words, one set per test */
-#define DATA_OFF	0x40000		/* bulk data, 256 KiB */
-#define DATA_LEN	0x40000
 #define MAX_VEC		64
-
-/* Control words of one test; [i] is written by role i only. */
-struct chan {
-	uint32_t ready[2];
-	uint32_t step[2];
-	uint32_t ack[2];
-};
 
 FIXTURE(peer) {
 	struct uio_dev d;
@@ -74,35 +64,6 @@ FIXTURE_TEARDOWN(peer)
 		SKIP(return, "UIO_ROLE and UIO_PEER not set (two-guest scenario only)"); \
 } while (0)
 
-static struct chan *chan(FIXTURE_DATA(peer) *self, int test)
-{
-	return (struct chan *)(self->shm + CHAN_OFF + test * 64);
-}
-
-static void put(uint32_t *p, uint32_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-/* Wait until the peer's word reaches @want; 0 when it did. */
-static int wait_word(const uint32_t *p, uint32_t want, int ms)
-{
-	long end = now_ms() + ms;
-
-	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) < want) {
-		if (now_ms() > end)
-			return -1;
-		usleep(1000);
-	}
-	return 0;
-}
-
-static int meet(FIXTURE_DATA(peer) *self, struct chan *c)
-{
-	put(&c->ready[self->me], 1);
-	return wait_word(&c->ready[!self->me], 1, TIMEOUT_MS);
-}
-
 static void snapshot(FIXTURE_DATA(peer) *self, uint64_t *seen)
 {
 	unsigned int v;
@@ -139,14 +100,14 @@ TEST_F(peer, ids_differ)
 TEST_F_TIMEOUT(peer, each_vector_moves_only_its_counter, 120)
 {
 	uint64_t seen[MAX_VEC], now;
-	struct chan *c = chan(self, 0);
+	struct peer_chan *c = peer_chan(self->shm, 0);
 	unsigned int n = self->nvec, v, w, dir;
 	long last = -1;
 
 	NEED_PEER();
 	take_events(self->fd, &last);
 	snapshot(self, seen);
-	ASSERT_EQ(0, meet(self, c)) TH_LOG("the peer never came");
+	ASSERT_EQ(0, peer_meet(c, self->me)) TH_LOG("the peer never came");
 	for (dir = 0; dir < 2; dir++) {
 		int ringer = dir == (unsigned int)self->me;
 
@@ -154,16 +115,16 @@ TEST_F_TIMEOUT(peer, each_vector_moves_only_its_counter, 120)
 			uint32_t step = dir * n + v + 1;
 
 			if (ringer) {
-				put(&c->step[self->me], step);
+				peer_put(&c->step[self->me], step);
 				ring(self->regs, self->peer, v);
-				ASSERT_EQ(0, wait_word(&c->ack[!self->me], step, TIMEOUT_MS))
+				ASSERT_EQ(0, peer_wait_word(&c->ack[!self->me], step, PEER_TIMEOUT_MS))
 					TH_LOG("no answer to the ring on vector %u", v);
 				continue;
 			}
-			ASSERT_EQ(0, wait_word(&c->step[!self->me], step, TIMEOUT_MS));
-			EXPECT_LT(0, uio_wait(self->fd, TIMEOUT_MS))
+			ASSERT_EQ(0, peer_wait_word(&c->step[!self->me], step, PEER_TIMEOUT_MS));
+			EXPECT_LT(0, uio_wait(self->fd, PEER_TIMEOUT_MS))
 				TH_LOG("no event for vector %u", v);
-			ASSERT_EQ(0, wait_count(self->counts, v, seen[v] + 1, TIMEOUT_MS));
+			ASSERT_EQ(0, wait_count(self->counts, v, seen[v] + 1, PEER_TIMEOUT_MS));
 			usleep(50000);
 			for (w = 0; w < n; w++) {
 				now = count_of(self->counts, w);
@@ -173,7 +134,7 @@ TEST_F_TIMEOUT(peer, each_vector_moves_only_its_counter, 120)
 			}
 			last = -1;
 			EXPECT_EQ(0, take_events(self->fd, &last)) TH_LOG("more than one event");
-			put(&c->ack[self->me], step);
+			peer_put(&c->ack[self->me], step);
 		}
 	}
 }
@@ -184,8 +145,8 @@ TEST_F_TIMEOUT(peer, ping_pong_loses_no_interrupt, 300)
 	unsigned int pings = strtoul(getenv("UIO_PINGS") ?: "200", NULL, 0);
 	unsigned int vec = self->nvec > 1 ? 1 : 0, i, v;
 	uint64_t before[MAX_VEC], after[MAX_VEC];
-	struct chan *c = chan(self, 1);
-	uint32_t *seq = (uint32_t *)(self->shm + CHAN_OFF + 0x1000);
+	struct peer_chan *c = peer_chan(self->shm, 1);
+	uint32_t *seq = (uint32_t *)(self->shm + PEER_CHAN_OFF + 0x1000);
 	unsigned int lost = 0, bad = 0, extra = 0;
 	uint32_t total, prev = 0;
 	int first = 1;
@@ -196,16 +157,16 @@ TEST_F_TIMEOUT(peer, ping_pong_loses_no_interrupt, 300)
 	NEED_PEER();
 	take_events(self->fd, &last);
 	snapshot(self, before);
-	ASSERT_EQ(0, meet(self, c));
+	ASSERT_EQ(0, peer_meet(c, self->me));
 	start = now_ms();
 	for (i = 1; i <= pings; i++) {
 		struct pollfd p = { .fd = self->fd, .events = POLLIN };
 
 		if (self->me == 0) {
-			put(&seq[0], i);
+			peer_put(&seq[0], i);
 			ring(self->regs, self->peer, vec);
 		}
-		if (poll(&p, 1, TIMEOUT_MS) != 1 ||
+		if (poll(&p, 1, PEER_TIMEOUT_MS) != 1 ||
 		    read(self->fd, &total, sizeof(total)) != sizeof(total)) {
 			lost++;
 			break;
@@ -218,7 +179,7 @@ TEST_F_TIMEOUT(peer, ping_pong_loses_no_interrupt, 300)
 		if (__atomic_load_n(&seq[!self->me], __ATOMIC_ACQUIRE) != i)
 			bad++;
 		if (self->me == 1) {
-			put(&seq[1], i);
+			peer_put(&seq[1], i);
 			ring(self->regs, self->peer, vec);
 		}
 	}
@@ -234,43 +195,34 @@ TEST_F_TIMEOUT(peer, ping_pong_loses_no_interrupt, 300)
 	for (v = 0; v < self->nvec; v++)
 		EXPECT_EQ(before[v] + (v == vec ? pings : 0), after[v])
 			TH_LOG("counter of vector %u", v);
-	put(&c->step[self->me], 1);
-	ASSERT_EQ(0, wait_word(&c->step[!self->me], 1, TIMEOUT_MS));
-}
-
-static uint8_t pattern(unsigned int i, unsigned int salt)
-{
-	return (i * 2654435761u + salt) >> 13;
+	peer_put(&c->step[self->me], 1);
+	ASSERT_EQ(0, peer_wait_word(&c->step[!self->me], 1, PEER_TIMEOUT_MS));
 }
 
 /* a writes 256 KiB, b checks it and writes its own, a checks that. */
 TEST_F_TIMEOUT(peer, bulk_data_crosses, 120)
 {
-	struct chan *c = chan(self, 2);
-	uint8_t *data = (uint8_t *)self->shm + DATA_OFF;
-	unsigned int i, wrong, round;
+	struct peer_chan *c = peer_chan(self->shm, 2);
+	unsigned int round;
 	long last = -1;
 
 	NEED_PEER();
 	take_events(self->fd, &last);
-	ASSERT_EQ(0, meet(self, c));
+	ASSERT_EQ(0, peer_meet(c, self->me));
 	for (round = 0; round < 2; round++) {
 		int writer = (int)round == self->me;
 
 		if (writer) {
-			for (i = 0; i < DATA_LEN; i++)
-				data[i] = pattern(i, round);
-			put(&c->step[self->me], round + 1);
+			peer_fill(self->shm, round);
+			peer_put(&c->step[self->me], round + 1);
 			ring(self->regs, self->peer, 0);
-			ASSERT_EQ(0, wait_word(&c->step[!self->me], round + 1, TIMEOUT_MS));
+			ASSERT_EQ(0, peer_wait_word(&c->step[!self->me], round + 1, PEER_TIMEOUT_MS));
 			continue;
 		}
-		ASSERT_LT(0, uio_wait(self->fd, TIMEOUT_MS));
-		ASSERT_EQ(0, wait_word(&c->step[!self->me], round + 1, TIMEOUT_MS));
-		for (i = 0, wrong = 0; i < DATA_LEN; i++)
-			wrong += data[i] != pattern(i, round);
-		EXPECT_EQ(0, wrong);
-		put(&c->step[self->me], round + 1);
+		ASSERT_LT(0, uio_wait(self->fd, PEER_TIMEOUT_MS));
+		ASSERT_EQ(0, peer_wait_word(&c->step[!self->me], round + 1, PEER_TIMEOUT_MS));
+		EXPECT_EQ(0, peer_wrong(self->shm, round));
+		peer_put(&c->step[self->me], round + 1);
 	}
 }
 
