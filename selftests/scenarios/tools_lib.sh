@@ -39,3 +39,9 @@ diag() { sed 's/^/# /' "$1"; }
 
 # one_line FILE: the file has exactly one line
 one_line() { [ "$(wc -l < "$1")" -eq 1 ]; }
+
+# percentiles ROW FILE: ivshmem-bench's text output in FILE has the row ROW
+# (interrupt, busy-poll, ...) with min, p50, p99 and max in microseconds
+percentiles() {
+	grep -Eq "^  $1 +min +[0-9.]+ us +p50 +[0-9.]+ us +p99 +[0-9.]+ us +max +[0-9.]+ us\$" "$2"
+}
