@@ -20,7 +20,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -471,6 +470,24 @@ class Guest:
             self.qmp('device_add', driver='ivshmem-plain', memdev=dev.mem_obj, id=dev.id,
                      **dev.extra)
 
+    # Kernel options the harness needs: its console, and a crash ends the guest.
+    KERNEL_OPTS = 'panic=-1 oops=panic ignore_loglevel'
+    # The working directory of QEMU (None: the harness's own).
+    qemu_cwd = None
+
+    def machine_args(self, kernel, initrd):
+        """QEMU's arguments for the machine, the kernel and the devices; the
+        harness adds the accelerator and its own channels (start())."""
+        cmd = ['qemu-system-x86_64', '-m', str(self.memory), '-smp', '1',
+               '-kernel', kernel, '-initrd', initrd,
+               '-append', 'console=ttyS0 %s %s' % (self.KERNEL_OPTS, self.append)]
+        for mem in self.mems:
+            cmd += ['-object', 'memory-backend-file,id=%s,share=on,mem-path=%s,size=%d'
+                    % (mem.id, mem.path, mem.size)]
+        for dev in self.devices:
+            cmd += dev.qemu_args()
+        return cmd
+
     def start(self, kernel, initrd, accel):
         d = self.s.workdir
         self.console = os.path.join(self.s.logdir, '%s.console.log' % self.name)
@@ -480,24 +497,20 @@ class Guest:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(sync_path)
         listener.listen(1)
-        cmd = ['qemu-system-x86_64', '-accel', accel, '-m', str(self.memory), '-smp', '1',
-               '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-               '-kernel', kernel, '-initrd', initrd,
-               '-append', 'console=ttyS0 panic=-1 oops=panic ignore_loglevel ' + self.append,
-               '-chardev', 'file,id=con,path=%s' % self.console, '-serial', 'chardev:con',
-               '-chardev', 'socket,id=sync,path=%s' % sync_path, '-serial', 'chardev:sync',
-               '-chardev', 'file,id=out,path=%s' % self.output, '-serial', 'chardev:out',
-               '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
-        for mem in self.mems:
-            cmd += ['-object', 'memory-backend-file,id=%s,share=on,mem-path=%s,size=%d'
-                    % (mem.id, mem.path, mem.size)]
-        for dev in self.devices:
-            cmd += dev.qemu_args()
+        # The harness's channels: console, barrier and output serial ports.
+        cmd = self.machine_args(kernel, initrd) + [
+            '-accel', accel, '-nodefaults', '-no-user-config', '-display', 'none',
+            '-no-reboot',
+            '-chardev', 'file,id=con,path=%s' % self.console, '-serial', 'chardev:con',
+            '-chardev', 'socket,id=sync,path=%s' % sync_path, '-serial', 'chardev:sync',
+            '-chardev', 'file,id=out,path=%s' % self.output, '-serial', 'chardev:out',
+            '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
         with open(os.path.join(self.s.logdir, '%s.cmdline' % self.name), 'w') as f:
             f.write(' '.join(cmd) + '\n')
         self.stderr = open(os.path.join(self.s.logdir, '%s.qemu.log' % self.name), 'w')
-        self.proc = subprocess.Popen(cmd, stdout=self.stderr, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, cwd=self.qemu_cwd, stdout=self.stderr,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
         self.s.procs.append(self.proc)
         listener.settimeout(30)
         try:

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -162,15 +161,10 @@ class DocGuest(harness.Guest):
         super().__init__(s, name, '', [], 512)
         self.doc_argv = shlex.split(line)
 
-    def start(self, kernel, initrd, accel):
-        d = self.s.workdir
-        self.console = os.path.join(self.s.logdir, '%s.console.log' % self.name)
-        self.output = os.path.join(self.s.logdir, '%s.output.log' % self.name)
-        self.qmp_path = os.path.join(d, '%s.qmp' % self.name)
-        sync_path = os.path.join(d, '%s.sync' % self.name)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(sync_path)
-        listener.listen(1)
+    def machine_args(self, kernel, initrd):
+        """The documented command line, with the harness's kernel and
+        initramfs in place of the documented ones."""
+        self.qemu_cwd = self.s.workdir      # documented paths are relative
         cmd = []
         argv = self.doc_argv
         i = 0
@@ -178,38 +172,14 @@ class DocGuest(harness.Guest):
             a = argv[i]
             if a in ('-kernel', '-initrd', '-append') and i + 1 < len(argv):
                 val = {'-kernel': kernel, '-initrd': initrd,
-                       '-append': argv[i + 1] + ' panic=-1 oops=panic ignore_loglevel'}[a]
+                       '-append': argv[i + 1] + ' ' + self.KERNEL_OPTS}[a]
                 cmd += [a, val]
                 i += 2
                 continue
-            if a == '-nographic':
-                i += 1
-                continue
-            cmd.append(a)
+            if a != '-nographic':
+                cmd.append(a)
             i += 1
-        # The harness's channels: console, barrier and output serial ports.
-        cmd += ['-accel', accel, '-nodefaults', '-no-user-config', '-display', 'none',
-                '-no-reboot',
-                '-chardev', 'file,id=con,path=%s' % self.console, '-serial', 'chardev:con',
-                '-chardev', 'socket,id=sync,path=%s' % sync_path, '-serial', 'chardev:sync',
-                '-chardev', 'file,id=out,path=%s' % self.output, '-serial', 'chardev:out',
-                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
-        with open(os.path.join(self.s.logdir, '%s.cmdline' % self.name), 'w') as f:
-            f.write(' '.join(cmd) + '\n')
-        self.stderr = open(os.path.join(self.s.logdir, '%s.qemu.log' % self.name), 'w')
-        self.proc = subprocess.Popen(cmd, cwd=d, stdout=self.stderr, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        self.s.procs.append(self.proc)
-        listener.settimeout(30)
-        try:
-            self.sync_conn, _ = listener.accept()
-        except socket.timeout:
-            raise harness.HarnessError('QEMU for guest %s did not start (see %s)'
-                                       % (self.name, self.stderr.name))
-        finally:
-            listener.close()
-        self.sync_conn.setblocking(False)
-        self.qmp_conn = harness.QMP(self.qmp_path)
+        return cmd
 
 
 def guest_blocks():
