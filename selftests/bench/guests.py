@@ -36,21 +36,6 @@ BENCH = os.path.join(TOP, 'userspace', 'tools', 'ivshmem-bench')
 BENCH_MAGIC = 0x49564253484d4231
 
 GUEST_LIB = r'''
-# start_bg NAME READY CMD...: CMD in the background (output in /tmp/NAME.out
-# and .err); returns once its stderr says READY, fails if it exits first.
-start_bg() {
-	_f=/tmp/$1; _ready=$2; shift 2
-	"$@" > $_f.out 2> $_f.err &
-	echo $! > $_f.pid
-	for _i in $(seq 1 600); do
-		grep -q "$_ready" $_f.err 2>/dev/null && return 0
-		kill -0 "$(cat $_f.pid)" 2>/dev/null || break
-		sleep 0.1
-	done
-	sed 's/^/# /' $_f.err
-	return 1
-}
-end_bg() { wait "$(cat /tmp/$1.pid)"; _rc=$?; sed 's/^/# /' /tmp/$1.err; return $_rc; }
 # result NAME FILE: a JSON line of ivshmem-bench as a BENCH line
 result() {
 	if grep -q '^{' "$2"; then

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shell helpers of the tools_* scenarios (sourced in the guest with
-# g.run_file('tools_lib.sh'), after /lib/ktap.sh).
+# g.run_file('tools_lib.sh'), after /lib/ktap.sh, which has start_bg,
+# end_bg and diag).
 
 # jstr LINE NAME / jnum LINE NAME: a member of one line of ivshmem-info --json
 jstr() { echo "$1" | sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p"; }
@@ -10,32 +11,8 @@ jnum() { echo "$1" | sed -n "s/.*\"$2\": \([^,}\"]*\)[,}].*/\1/p"; }
 devline() { ivshmem-info --json | grep "\"kind\": \"$1\"" | head -n 1; }
 devpath() { jstr "$(devline "$1")" path; }
 
-# start_bg NAME READY CMD...: run CMD in the background, output in
-# /tmp/NAME.out and /tmp/NAME.err; return once its stderr has READY (it is
-# armed), or fail if it exits first or takes 60 s.
-start_bg() {
-	_f=/tmp/$1
-	_ready=$2
-	shift 2
-	"$@" > $_f.out 2> $_f.err &
-	echo $! > $_f.pid
-	for _i in $(seq 1 600); do
-		grep -q "$_ready" $_f.err 2>/dev/null && return 0
-		kill -0 "$(cat $_f.pid)" 2>/dev/null || break
-		sleep 0.1
-	done
-	sed 's/^/# /' $_f.err
-	return 1
-}
-
-# end_bg NAME: the exit status of what start_bg started
-end_bg() { wait "$(cat /tmp/$1.pid)"; }
-
 # sum_counts FILE: total of the "vector V count C" lines of ivshmem-wait
 sum_counts() { awk '{ n += $4 } END { print n + 0 }' "$1"; }
-
-# diag FILE: a file as KTAP diagnostics
-diag() { sed 's/^/# /' "$1"; }
 
 # one_line FILE: the file has exactly one line
 one_line() { [ "$(wc -l < "$1")" -eq 1 ]; }

@@ -3,6 +3,10 @@
 #   check_fail NAME CMD... "ok N NAME" when CMD exits non-zero
 #   check_eq NAME A B      "ok N NAME" when the strings are equal
 #   skip NAME REASON       "ok N NAME # SKIP REASON"
+# and for commands that must run while the script goes on:
+#   start_bg NAME READY CMD...  CMD in the background, once it is armed
+#   end_bg NAME                 its exit status, its stderr as diagnostics
+#   diag FILE...                files as KTAP diagnostics
 ktap_n=0
 ktap_fails=0
 _ktap() {
@@ -33,4 +37,35 @@ check_eq() {
 skip() {
 	ktap_n=$((ktap_n + 1))
 	echo "ok $ktap_n $1 # SKIP $2"
+}
+
+diag() {
+	sed 's/^/# /' "$@"
+}
+
+# start_bg NAME READY CMD...: run CMD in the background, output in
+# /tmp/NAME.out and /tmp/NAME.err; return once its stderr has READY (it is
+# armed), or fail if it exits first or takes 60 s.
+start_bg() {
+	_f=/tmp/$1
+	_ready=$2
+	shift 2
+	"$@" > $_f.out 2> $_f.err &
+	echo $! > $_f.pid
+	for _i in $(seq 1 600); do
+		grep -q "$_ready" $_f.err 2>/dev/null && return 0
+		kill -0 "$(cat $_f.pid)" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag $_f.err
+	return 1
+}
+
+# end_bg NAME: wait for what start_bg started; its exit status, and its
+# stderr as diagnostics
+end_bg() {
+	wait "$(cat /tmp/$1.pid)"
+	_rc=$?
+	diag /tmp/$1.err
+	return $_rc
 }
