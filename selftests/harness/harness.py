@@ -353,12 +353,13 @@ class Device:
 
 
 class Guest:
-    def __init__(self, scenario, name, append, modules, memory):
+    def __init__(self, scenario, name, append, modules, memory, cpus=1):
         self.s = scenario
         self.name = name
         self.append = append
         self.modules = modules
         self.memory = memory
+        self.cpus = cpus
         self.devices = []
         self.mems = []
         self.script = []
@@ -478,7 +479,7 @@ class Guest:
     def machine_args(self, kernel, initrd):
         """QEMU's arguments for the machine, the kernel and the devices; the
         harness adds the accelerator and its own channels (start())."""
-        cmd = ['qemu-system-x86_64', '-m', str(self.memory), '-smp', '1',
+        cmd = ['qemu-system-x86_64', '-m', str(self.memory), '-smp', str(self.cpus),
                '-kernel', kernel, '-initrd', initrd,
                '-append', 'console=ttyS0 %s %s' % (self.KERNEL_OPTS, self.append)]
         for mem in self.mems:
@@ -563,10 +564,12 @@ class Scenario:
             self.mems[name] = SharedMem(self, name, size)
         return self.mems[name]
 
-    def guest(self, name, append='', modules=None, memory=256):
+    def guest(self, name, append='', modules=None, memory=256, cpus=1):
+        """A guest; cpus > 1 boots it with that many CPUs (TCG runs them on
+        as many host threads)."""
         if not re.fullmatch(r'[a-z][a-z0-9]*', name):
             raise HarnessError('guest names are lower-case words')
-        g = Guest(self, name, append, modules, memory)
+        g = Guest(self, name, append, modules, memory, cpus)
         self.guests.append(g)
         return g
 

@@ -9,7 +9,8 @@ back (replug, rescan, bind) and pass ivshmem_test again.  rmmod is
 refused while a file or a mapping is open and works after; modprobe and
 rmmod in a loop leave a working driver.  Every removal also races a
 process mapping the device in a loop and one forking children that
-touch the mapping.  A device plugged in after boot works too."""
+touch the mapping.  A device plugged in after boot works too.  The guest
+has two CPUs, so the racers really run beside the removal."""
 
 HELPERS = r'''
 export PATH=$PATH:/ksft/ivshmem
@@ -43,7 +44,7 @@ def scenario(s):
     s.timeout = 400
     srv = s.server(vectors=2, size='1M')
     mem = s.memory('pl0', '1M')
-    a = s.guest('a', modules=['ivshmem'])
+    a = s.guest('a', modules=['ivshmem'], cpus=2)
     a.doorbell(srv, vectors=2, id='db0')
     a.plain(mem=mem, id='pl0')
     a.run(HELPERS)

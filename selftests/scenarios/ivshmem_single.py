@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The ivshmem driver in one guest with four devices: two doorbells on
-ivshmem-server (8 vectors and 1), a 1 MiB plain device whose file the host
-reads and writes, and a 2 GiB plain device that firmware places above
-4 GiB, where write-back shows in the PAT list.  Runs the uapi ABI test,
+"""The ivshmem driver in one guest with two CPUs and four devices: two
+doorbells on ivshmem-server (8 vectors and 1), a 1 MiB plain device whose
+file the host reads and writes, and a 2 GiB plain device that firmware
+places above 4 GiB, where write-back shows in the PAT list.  Runs the uapi ABI test,
 selftests/ivshmem/ivshmem_test (info against sysfs and QEMU's
 configuration, every ioctl and mmap error, data through several files
 and the host, PAT types of each cache mode, interrupts rung to the guest
@@ -19,7 +19,7 @@ def scenario(s):
     big = s.memory('big', '2G')                 # sparse: nothing is allocated
     for mem in (srv, small, big):
         mem.write(0, host.encode() + b'\0')
-    a = s.guest('a', modules=['ivshmem'])
+    a = s.guest('a', modules=['ivshmem'], cpus=2)
     a.doorbell(srv, vectors=8, id='db0')
     a.doorbell(srv, vectors=1, id='db1')
     a.plain(mem=small, id='pl0')
