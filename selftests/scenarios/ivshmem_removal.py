@@ -76,9 +76,8 @@ check_eq hot_unplugged_device_gone "$(ls /sys/class/ivshmem | wc -l)" 2
     # device_del of each device while in use, then both plugged back
     # (plain first: QEMU 7.2 cannot re-add a plain device after a doorbell).
     a.run(r'''
-ivshmem_remove_test unplug_doorbell doorbell "hsync unplug_db"
-ivshmem_remove_test unplug_plain plain "hsync unplug_pl"
-echo "TAP version 13"
+ksft ivshmem_remove_test unplug_doorbell doorbell "hsync unplug_db"
+ksft ivshmem_remove_test unplug_plain plain "hsync unplug_pl"
 check_eq no_device_left "$(ls /sys/class/ivshmem | wc -l)" 0
 check_eq module_still_loaded "$(grep -c '^ivshmem ' /proc/modules)" 1
 hsync replug
@@ -86,8 +85,7 @@ check both_devices_back waitdevs 2
 check_eq minors_freed_on_last_close "$(ls /sys/class/ivshmem | sort | tr '\n' ' ')" "ivshmem0 ivshmem1 "
 check replugged_doorbell_rings selfring $(devof 1) 1
 check_eq replugged_plain_kept_the_data "$(ivshmem_util read plain 0x40000 16)" kept-by-the-host
-IVSHMEM_EXPECT_DEVICES=plain:1M:0:none,doorbell:1M:2:msix ivshmem_test
-echo "TAP version 13"
+ksft env IVSHMEM_EXPECT_DEVICES=plain:1M:0:none,doorbell:1M:2:msix ivshmem_test
 ''')
     s.at('unplug_db', lambda: a.unplug('db0'))
 
@@ -104,15 +102,13 @@ echo "TAP version 13"
     # sysfs remove, then rescan; driver unbind, then bind.
     a.run(r'''
 db=$(devof 1); dbpci=$(pciof $db)
-ivshmem_remove_test sysfs_remove doorbell "echo 1 > /sys/bus/pci/devices/$dbpci/remove"
-echo "TAP version 13"
+ksft ivshmem_remove_test sysfs_remove doorbell "echo 1 > /sys/bus/pci/devices/$dbpci/remove"
 check_eq sysfs_removed_function_gone "$(ls /sys/bus/pci/devices | grep -c $dbpci)" 0
 echo 1 > /sys/bus/pci/rescan
 check rescan_brings_the_doorbell_back waitdevs 2
 check rescanned_doorbell_rings selfring $(devof 1) 0
 pl=$(devof 0); plpci=$(pciof $pl)
-ivshmem_remove_test unbind plain "echo $plpci > /sys/bus/pci/drivers/ivshmem/unbind"
-echo "TAP version 13"
+ksft ivshmem_remove_test unbind plain "echo $plpci > /sys/bus/pci/drivers/ivshmem/unbind"
 check_eq unbound_function_has_no_driver "$(ls /sys/bus/pci/devices/$plpci/driver 2>/dev/null)" ""
 echo $plpci > /sys/bus/pci/drivers/ivshmem/bind
 check bind_brings_the_plain_device_back waitdevs 2
@@ -124,12 +120,11 @@ check_eq rebound_plain_reads "$(ivshmem_util read plain 0x40000 16)" kept-by-the
 for i in 1 2 3; do
 	for k in 1 0; do
 		dev=$(devof $k); pci=$(pciof $dev)
-		ivshmem_remove_test round${i}_$k $dev "echo 1 > /sys/bus/pci/devices/$pci/remove"
+		ksft ivshmem_remove_test round${i}_$k $dev "echo 1 > /sys/bus/pci/devices/$pci/remove"
 		echo 1 > /sys/bus/pci/rescan
 		waitdevs 2
 	done
 done
-echo "TAP version 13"
 check devices_back_after_the_rounds waitdevs 2
 ''')
 

@@ -28,16 +28,14 @@ def scenario(s):
 export PATH=$PATH:/ksft/ivshmem
 export IVSHMEM_EXPECT_DEVICES=doorbell:1M:8:msix,doorbell:1M:1:msix,plain:1M:0:none,plain:2G:0:none
 export IVSHMEM_EXPECT_HIGH=1 IVSHMEM_HOST_TOKEN=%s IVSHMEM_GUEST_TOKEN=%s
-/ksft/ivshmem/ivshmem_abi_test
-/ksft/ivshmem/ivshmem_test
-echo "TAP version 13"
+ksft /ksft/ivshmem/ivshmem_abi_test
+ksft /ksft/ivshmem/ivshmem_test
 hsync written
 dmesg > /tmp/dmesg.txt
 check_eq probe_logged_once_per_device "$(grep -c 'bytes of shared memory' /tmp/dmesg.txt)" 4
 check_eq no_stale_pat_reservation "$(grep -c 'freeing invalid memtype' /tmp/dmesg.txt)" 0
 check pat_list_clean_after_the_tests ivshmem_util pat-clean
-IVSHMEM_FUZZ_ITERS=8000 IVSHMEM_FUZZ_SECONDS=20 /ksft/ivshmem/ivshmem_fuzz
-echo "TAP version 13"
+ksft env IVSHMEM_FUZZ_ITERS=8000 IVSHMEM_FUZZ_SECONDS=20 /ksft/ivshmem/ivshmem_fuzz
 check pat_list_clean_after_the_fuzzer ivshmem_util pat-clean
 check_eq no_stale_pat_reservation_after_the_fuzzer "$(dmesg | grep -c 'freeing invalid memtype')" 0
 # No leak: unreclaimable slab stays put over 10000 open/bind/map/ring/close cycles.

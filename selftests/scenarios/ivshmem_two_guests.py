@@ -26,10 +26,8 @@ echo "# VM IDs: $ids"
 for kv in $ids; do eval "id_${kv%%=*}=${kv#*=}"; done
 ''')
     a, b, c = guests['a'], guests['b'], guests['c']
-    a.run('IVSHMEM_ROLE=a IVSHMEM_PEER=$id_b /ksft/ivshmem/ivshmem_peer_test\n'
-          'echo "TAP version 13"')
-    b.run('IVSHMEM_ROLE=b IVSHMEM_PEER=$id_a /ksft/ivshmem/ivshmem_peer_test\n'
-          'echo "TAP version 13"')
+    a.run('ksft env IVSHMEM_ROLE=a IVSHMEM_PEER=$id_b /ksft/ivshmem/ivshmem_peer_test')
+    b.run('ksft env IVSHMEM_ROLE=b IVSHMEM_PEER=$id_a /ksft/ivshmem/ivshmem_peer_test')
     a.run('check_eq three_distinct_vm_ids "$(printf "%s\\n" $id_a $id_b $id_c | '
           'sort -u | wc -l)" 3')
     for g in (a, b, c):
@@ -41,8 +39,7 @@ check_eq nomsi_irq_mode_none "$(cat /sys/class/ivshmem/ivshmem0/irq_mode)" none
 check_eq nomsi_vectors_0 "$(cat /sys/class/ivshmem/ivshmem0/vectors)" 0
 check_eq nomsi_still_a_doorbell "$(cat /sys/class/ivshmem/ivshmem0/doorbell)" 1
 check_eq nomsi_reason_logged_once "$(dmesg | grep -c 'MSI-X unavailable.*interrupt mode none')" 1
-IVSHMEM_EXPECT_DEVICES=doorbell:1M:0:none /ksft/ivshmem/ivshmem_test
-echo "TAP version 13"
+ksft env IVSHMEM_EXPECT_DEVICES=doorbell:1M:0:none /ksft/ivshmem/ivshmem_test
 check nomsi_writes_shared_memory ivshmem_util write doorbell 0xf0000 from-c-%s
 ''' % word)
     # a waits on vector 2, c rings it.

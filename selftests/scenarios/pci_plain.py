@@ -15,7 +15,7 @@ def scenario(s):
     a.plain(size='2M', id='pl1')
     a.run('export PCI_EXPECT_SIZES=1048576,2097152 PCI_EXPECT_TOKEN=%s PCI_WRITE_TOKEN=%s'
           % (token, wtoken))
-    a.run('/ksft/pci/pci_device_test')
+    a.run('ksft /ksft/pci/pci_device_test')
     a.run('hsync written')
     s.at('written', lambda: s.check('guest write reached the host file',
                                     shared.read(4096, len(wtoken)) == wtoken.encode(),

@@ -31,10 +31,10 @@ exec 3< $(ls /dev/uio* | head -n 1)
 check_fail rmmod_refused_while_open rmmod uio_ivshmem
 exec 3<&-
 ''')
-    a.run('/ksft/uio/uio_ivshmem_test')
-    a.run('/ksft/uio/uio_unbind_test')
+    a.run('ksft /ksft/uio/uio_ivshmem_test')
+    a.run('ksft /ksft/uio/uio_unbind_test')
     # without MSI-X a doorbell device maps and rings but has no interrupt
     b = s.guest('b', modules=['uio_ivshmem'], append='pci=nomsi')
     b.doorbell(srv, vectors=4, id='db0')
     b.run('hsync hostwrote; hsync guestwrote')
-    b.run('/ksft/uio/uio_ivshmem_test')
+    b.run('ksft /ksft/uio/uio_ivshmem_test')

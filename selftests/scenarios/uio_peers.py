@@ -14,5 +14,5 @@ def scenario(s):
     for g in (a, b):
         g.doorbell(srv, vectors=4, id='db0')
         g.run('set -- $(hsync ids $(/ksft/uio/uio_peer id)); ida=${1#a=}; idb=${2#b=}')
-    a.run('UIO_ROLE=a UIO_PEER=$idb /ksft/uio/uio_peer_test')
-    b.run('UIO_ROLE=b UIO_PEER=$ida /ksft/uio/uio_peer_test')
+    a.run('ksft env UIO_ROLE=a UIO_PEER=$idb /ksft/uio/uio_peer_test')
+    b.run('ksft env UIO_ROLE=b UIO_PEER=$ida /ksft/uio/uio_peer_test')

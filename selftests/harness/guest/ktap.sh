@@ -7,6 +7,8 @@
 #   start_bg NAME READY CMD...  CMD in the background, once it is armed
 #   end_bg NAME                 its exit status, its stderr as diagnostics
 #   diag FILE...                files as KTAP diagnostics
+# and for a kselftest program among the script's own checks:
+#   ksft CMD...                 run it; its KTAP is judged on its own
 ktap_n=0
 ktap_fails=0
 _ktap() {
@@ -67,5 +69,22 @@ end_bg() {
 	wait "$(cat /tmp/$1.pid)"
 	_rc=$?
 	diag /tmp/$1.err
+	return $_rc
+}
+
+# ksft CMD...: run a kselftest program in the middle of the script.  Its
+# KTAP output (a header, the plan, the results) is judged as a block of its
+# own: a new header after it closes the block, so the script's later checks
+# are not counted against its plan.  Its failed tests are its own "not ok"
+# lines; an exit other than 0, 1 (some failed) or 4 (all skipped), such as
+# a crash, is a failure of the script.
+ksft() {
+	"$@"
+	_rc=$?
+	echo "TAP version 13"
+	case $_rc in
+	0 | 1 | 4) return 0 ;;
+	esac
+	_ktap fail "${1##*/} exited with status $_rc"
 	return $_rc
 }
