@@ -191,6 +191,22 @@ static inline uint64_t count_of(const volatile uint64_t *counts, unsigned int v)
 	return __atomic_load_n(&counts[v], __ATOMIC_ACQUIRE);
 }
 
+/* Map @len bytes of BAR @bar through sysfs (uncached); NULL when refused. */
+static inline void *map_resource(const char *pci, int bar, size_t len)
+{
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource%d", pci, bar);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static inline long now_ms(void)
 {
 	struct timespec ts;

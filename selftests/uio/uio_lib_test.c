@@ -39,21 +39,6 @@ static void driver_of(const char *pci, char *buf, size_t len)
 	}
 }
 
-static void *map_resource(const char *pci, int bar, size_t len)
-{
-	char path[PATH_MAX];
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource%d", pci, bar);
-	fd = open(path, O_RDWR | O_SYNC);
-	if (fd < 0)
-		return NULL;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 FIXTURE_SETUP(lib)
 {
 	unsigned long long start, end, flags;
