@@ -10,6 +10,7 @@
 
 #include <linux/err.h>
 #include <linux/eventfd.h>
+#include <linux/mm.h>
 #include <linux/pci.h>
 
 /* 6.8 dropped the count argument of eventfd_signal(): it always adds 1. */
@@ -53,6 +54,20 @@ static inline int ivshmem_request_bar(struct pci_dev *pdev, int bar,
 	return pcim_request_region(pdev, bar, name);
 #else
 	return pci_request_region(pdev, bar, name);
+#endif
+}
+
+/*
+ * Add flags to a mapping being made.  6.3 made vm_flags read-only and
+ * added vm_flags_set().
+ */
+static inline void ivshmem_vma_set_flags(struct vm_area_struct *vma,
+					 vm_flags_t flags)
+{
+#ifdef IVSHMEM_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
 #endif
 }
 

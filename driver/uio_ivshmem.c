@@ -15,10 +15,11 @@
  * doorbell devices whose MSI-X cannot be enabled, have no interrupt and
  * no map 2.
  *
- * On removal every mapping of the device is torn down, so a process that
+ * On removal every mapping of a BAR is torn down, so a process that
  * touches one afterwards gets SIGBUS rather than a BAR that may belong to
- * some other device by then; read(), poll() and write() fail as UIO makes
- * them.
+ * some other device by then; map 2 stays readable with the counts as they
+ * were (it is memory of ours, and libraries look at it to tell vectors
+ * apart); read(), poll() and write() fail as UIO makes them.
  */
 #include <linux/interrupt.h>
 #include <linux/list.h>
@@ -72,9 +73,9 @@ struct uio_ivshmem_inode {
  * @pdev:        the PCI function.
  * @nr_irqs:     vectors with a handler, 0 without interrupts.
  * @vectors:     @nr_irqs entries.
- * @counts_page: map 2, one u64 per vector; the page is referenced by
- *               every mapping of it as well, so it outlives removal until
- *               they are gone.
+ * @counts_page: map 2, one u64 per vector; every mapping of it holds a
+ *               reference as well, so it outlives removal until they
+ *               are gone.
  * @counts:      @counts_page in the kernel's address space.
  * @lock:        protects @muted and @missed; taken in hard IRQ.
  * @muted:       userspace wrote 0: interrupts are counted, not reported.
@@ -157,7 +158,36 @@ static const struct vm_operations_struct uio_ivshmem_bar_vm_ops = {
 #endif
 };
 
+/*
+ * A mapping of map 2 holds a reference to the counters' page in
+ * vm_private_data and faults it in: after removal has zapped the page
+ * tables along with the BARs', the next read finds the page again.
+ */
+static vm_fault_t uio_ivshmem_counts_fault(struct vm_fault *vmf)
+{
+	struct page *page = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff != UIO_IVSHMEM_MAP_COUNTS)
+		return VM_FAULT_SIGBUS;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static void uio_ivshmem_counts_open(struct vm_area_struct *vma)
+{
+	get_page(vma->vm_private_data);
+}
+
+static void uio_ivshmem_counts_close(struct vm_area_struct *vma)
+{
+	put_page(vma->vm_private_data);
+}
+
 static const struct vm_operations_struct uio_ivshmem_counts_vm_ops = {
+	.open = uio_ivshmem_counts_open,
+	.close = uio_ivshmem_counts_close,
+	.fault = uio_ivshmem_counts_fault,
 	.mprotect = uio_ivshmem_counts_mprotect,
 };
 
@@ -222,8 +252,15 @@ static int uio_ivshmem_mmap(struct uio_info *info, struct vm_area_struct *vma)
 	if (ret)
 		goto out;
 	if (vma->vm_pgoff == UIO_IVSHMEM_MAP_COUNTS) {
+		/*
+		 * Never merged with a neighbouring mapping of the same file
+		 * (6.12 would otherwise extend it over maps 0 and 1 without
+		 * asking us) nor grown by mremap().
+		 */
+		ivshmem_vma_set_flags(vma, VM_DONTEXPAND | VM_DONTDUMP);
+		get_page(u->counts_page);
+		vma->vm_private_data = u->counts_page;
 		vma->vm_ops = &uio_ivshmem_counts_vm_ops;
-		ret = vm_insert_page(vma, vma->vm_start, u->counts_page);
 		goto out;
 	}
 	vma->vm_ops = &uio_ivshmem_bar_vm_ops;
