@@ -10,7 +10,7 @@ refused while a file or a mapping is open and works after; modprobe and
 rmmod in a loop leave a working driver.  Every removal also races a
 process mapping the device in a loop and one forking children that
 touch the mapping.  A device plugged in after boot works too.  The guest
-has two CPUs, so the racers really run beside the removal."""
+has two CPUs, so the racers and the removal run on either."""
 
 HELPERS = r'''
 export PATH=$PATH:/ksft/ivshmem
