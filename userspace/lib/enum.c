@@ -150,16 +150,9 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 		}
 	} else if (child_node(udev, pdev, "uio", node, sizeof(node), classdir,
 			      sizeof(classdir)) == 0) {
-		char uio_name[64];
-		uint64_t map2;
-
 		if (msix_enabled(pcidir))
 			irq = "msix";
-		/* uio_ivshmem's map 2: a counter per vector (see uio.c) */
-		if (ivshmem_read_sysfs(classdir, "name", uio_name, sizeof(uio_name)) >= 0 &&
-		    strcmp(uio_name, "uio_ivshmem") == 0 &&
-		    ivshmem_read_sysfs_u64(classdir, "maps/map2/size", &map2) == 0)
-			vectors = (unsigned int)(map2 / sizeof(uint64_t));
+		vectors = ivshmem_uio_vectors(classdir);
 		/* The registers through the UIO map (sysfs may refuse a claimed BAR). */
 		if (bar1) {
 			struct ivshmem *dev;

@@ -96,6 +96,8 @@ void ivshmem_dev_fini(struct ivshmem *dev);
 /* Backends' open functions: each takes what ivshmem_open() resolved. */
 int ivshmem_char_open(const char *node, struct ivshmem **out);
 int ivshmem_uio_open(const char *node, struct ivshmem **out);
+/* Vectors of the UIO device at @classdir that the UIO backend offers. */
+unsigned int ivshmem_uio_vectors(const char *classdir);
 int ivshmem_sysfs_open(const char *pcidir, struct ivshmem **out);
 int ivshmem_host_open(const char *sockpath, const char *spec, struct ivshmem **out);
 

@@ -193,16 +193,26 @@ static const struct ivshmem_ops uio_ops = {
 	.pending = uio_pending,
 };
 
-/* Map uio_ivshmem's counters (map 2, @len bytes): one vector each. */
-static int uio_map_counts(struct uio_dev *u, uint64_t len)
+unsigned int ivshmem_uio_vectors(const char *classdir)
+{
+	uint64_t len;
+	char name[64];
+
+	if (ivshmem_read_sysfs(classdir, "name", name, sizeof(name)) < 0 ||
+	    strcmp(name, "uio_ivshmem") != 0 ||
+	    ivshmem_read_sysfs_u64(classdir, "maps/map2/size", &len) < 0 ||
+	    len > (uint64_t)sysconf(_SC_PAGESIZE))	/* one page at most */
+		return 0;
+	return (unsigned int)(len / sizeof(uint64_t));
+}
+
+/* Map uio_ivshmem's counters (map 2): @n vectors, one counter each. */
+static int uio_map_counts(struct uio_dev *u, unsigned int n)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	unsigned int n = (unsigned int)(len / sizeof(*u->counts));
 	void *p;
 	int ret;
 
-	if (!n || len > page)
-		return -EPROTO;		/* the driver gives one page at most */
 	u->seen = calloc(n, sizeof(*u->seen));
 	if (!u->seen)
 		return -ENOMEM;
@@ -220,7 +230,8 @@ static int uio_map_counts(struct uio_dev *u, uint64_t len)
 int ivshmem_uio_open(const char *node, struct ivshmem **out)
 {
 	char classdir[PATH_MAX], link[PATH_MAX + 16], pcidir[PATH_MAX], name[64];
-	uint64_t bar1 = 0, map2;
+	uint64_t bar1 = 0;
+	unsigned int vectors;
 	struct uio_dev *u;
 	struct stat st;
 	int ret;
@@ -264,8 +275,9 @@ int ivshmem_uio_open(const char *node, struct ivshmem **out)
 		if (ivshmem_mmap_fd(u->fd, 0, (size_t)sysconf(_SC_PAGESIZE), true, &p) == 0)
 			u->regs = p;
 		/* map 2 exists when the device interrupts */
-		if (ivshmem_read_sysfs_u64(classdir, "maps/map2/size", &map2) == 0) {
-			ret = uio_map_counts(u, map2);
+		vectors = ivshmem_uio_vectors(classdir);
+		if (vectors) {
+			ret = uio_map_counts(u, vectors);
 			if (ret < 0)
 				goto err;
 		}
