@@ -71,4 +71,41 @@ static inline void ivshmem_vma_set_flags(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * The page protection of the page table entry that maps @addr in a
+ * VM_PFNMAP mapping; the caller holds the mmap lock.  6.10 made
+ * follow_pte() take the mapping instead of the mm, and 6.12 replaced it
+ * with follow_pfnmap_start() and follow_pfnmap_end().
+ */
+static inline int ivshmem_pfnmap_prot(struct vm_area_struct *vma,
+				      unsigned long addr, pgprot_t *prot)
+{
+#ifdef IVSHMEM_HAVE_FOLLOW_PFNMAP
+	struct follow_pfnmap_args args = { .vma = vma, .address = addr };
+	int ret = follow_pfnmap_start(&args);
+
+	if (ret)
+		return ret;
+	*prot = args.pgprot;
+	follow_pfnmap_end(&args);
+	return 0;
+#else
+	spinlock_t *ptl;	/* the page table's, taken by follow_pte() */
+	pte_t *ptep;
+	int ret;
+
+#ifdef IVSHMEM_FOLLOW_PTE_TAKES_VMA
+	ret = follow_pte(vma, addr, &ptep, &ptl);
+#else
+	ret = follow_pte(vma->vm_mm, addr, &ptep, &ptl);
+#endif
+	if (ret)
+		return ret;
+	__acquire(ptl);		/* for sparse: follow_pte() took it */
+	*prot = pte_pgprot(ptep_get(ptep));
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+#endif
+}
+
 #endif /* IVSHMEM_COMPAT_H */

@@ -132,6 +132,7 @@ static long ivshmem_ioctl_info(struct ivshmem_file *f, void __user *argp)
 					   IVSHMEM_IRQ_MODE_NONE;
 	info.dev_flags = idev->doorbell ? IVSHMEM_DEV_DOORBELL : 0;
 	info.abi_version = IVSHMEM_ABI_VERSION;
+	info.memtype = idev->memtype;
 
 	idx = ivshmem_enter(idev);
 	if (READ_ONCE(idev->removed)) {
@@ -469,8 +470,13 @@ static int ivshmem_mmap(struct file *filp, struct vm_area_struct *vma)
 	ret = io_remap_pfn_range(vma, vma->vm_start,
 				 (idev->shm_start >> PAGE_SHIFT) + vma->vm_pgoff,
 				 len, vma->vm_page_prot);
+	if (!ret)
+		ret = ivshmem_check_memtype(vma, idev->memtype);
 	if (ret) {
-		/* A failed mmap() is never closed: drop the count here. */
+		/*
+		 * A failed mmap() is never closed: drop the count here.  The
+		 * kernel undoes the page tables and the memory type.
+		 */
 		ivshmem_put_mm(f, vma->vm_mm);
 		goto out;
 	}

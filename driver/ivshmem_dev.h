@@ -16,14 +16,13 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
+#include "bar.h"
+
 /* BAR0 registers, 32 bits each. */
 #define IVSHMEM_REG_INTR_MASK	0x00
 #define IVSHMEM_REG_INTR_STATUS	0x04
 #define IVSHMEM_REG_IV_POSITION	0x08
 #define IVSHMEM_REG_DOORBELL	0x0c
-
-#define IVSHMEM_BAR_REGS	0
-#define IVSHMEM_BAR_SHM		2
 
 struct ivshmem_device;
 struct ivshmem_file;
@@ -67,6 +66,7 @@ struct ivshmem_binding {
  * @regs:       BAR0 registers; not used once @removed is set.
  * @shm_start:  bus address of BAR2.
  * @shm_size:   length of BAR2 in bytes.
+ * @memtype:    IVSHMEM_MEMTYPE_* that write-back mappings of BAR2 get.
  * @minor:      minor number, from the driver's IDA.
  * @doorbell:   the device has MSI-X (an ivshmem-doorbell), so it can ring.
  * @nr_vectors: vectors with an interrupt handler, 0 in mode "none".
@@ -88,6 +88,7 @@ struct ivshmem_device {
 	void __iomem *regs;
 	resource_size_t shm_start;
 	resource_size_t shm_size;
+	u32 memtype;
 	int minor;
 	bool doorbell;
 	unsigned int nr_vectors;

@@ -44,6 +44,11 @@ static int ivshmem_setup_pci(struct ivshmem_device *idev)
 	struct pci_dev *pdev = idev->pdev;
 	int ret;
 
+	/* Before anything enables, requests or maps a BAR. */
+	ret = ivshmem_place_shm(pdev, &idev->memtype);
+	if (ret)
+		return ret;
+
 	ret = pcim_enable_device(pdev);
 	if (ret)
 		return ret;
@@ -128,8 +133,9 @@ static int ivshmem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_irq_teardown;
 
 	pci_set_drvdata(pdev, idev);
-	dev_info(&pdev->dev, "%s: %pa bytes of shared memory, %s, %u vectors\n",
+	dev_info(&pdev->dev, "%s: %pa bytes of shared memory (%s), %s, %u vectors\n",
 		 dev_name(&idev->dev), &idev->shm_size,
+		 ivshmem_memtype_name(idev->memtype),
 		 idev->doorbell ? "doorbell" : "plain", idev->nr_vectors);
 	return 0;
 

@@ -54,6 +54,15 @@ static ssize_t doorbell_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(doorbell);
 
+/* What write-back mappings of the shared memory really get. */
+static ssize_t memtype_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  ivshmem_memtype_name(ivshmem_from_dev(dev)->memtype));
+}
+static DEVICE_ATTR_RO(memtype);
+
 /* One count per vector, in vector order, on one line. */
 static ssize_t interrupts_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
@@ -78,6 +87,7 @@ static struct attribute *ivshmem_attrs[] = {
 	&dev_attr_irq_mode.attr,
 	&dev_attr_doorbell.attr,
 	&dev_attr_interrupts.attr,
+	&dev_attr_memtype.attr,
 	NULL
 };
 

@@ -23,8 +23,8 @@ static void result(int ok, const char *name)
 
 int main(void)
 {
-	printf("TAP version 13\n1..26\n");
-	CHECK(IVSHMEM_ABI_VERSION == 1);
+	printf("TAP version 13\n1..27\n");
+	CHECK(IVSHMEM_ABI_VERSION == 2);
 	CHECK(sizeof(struct ivshmem_info) == 48);
 	CHECK(offsetof(struct ivshmem_info, size) == 0);
 	CHECK(offsetof(struct ivshmem_info, flags) == 4);
@@ -35,7 +35,8 @@ int main(void)
 	CHECK(offsetof(struct ivshmem_info, irq_mode) == 28);
 	CHECK(offsetof(struct ivshmem_info, dev_flags) == 32);
 	CHECK(offsetof(struct ivshmem_info, abi_version) == 36);
-	CHECK(offsetof(struct ivshmem_info, reserved) == 40);
+	CHECK(offsetof(struct ivshmem_info, memtype) == 40);
+	CHECK(offsetof(struct ivshmem_info, reserved) == 44);
 	CHECK(sizeof(struct ivshmem_ring) == 16);
 	CHECK(sizeof(struct ivshmem_eventfd) == 16);
 	CHECK(offsetof(struct ivshmem_eventfd, fd) == 4);

@@ -11,6 +11,9 @@
  *                           PCI order, comma separated (size with K/M/G)
  *   IVSHMEM_EXPECT_HIGH     1: a device's shared memory must lie above
  *                           4 GiB, so that write-back can be checked
+ *   IVSHMEM_EXPECT_MEMTYPE  what write-back mappings of every device must
+ *                           get in the PAT list ("write-back" unless the
+ *                           scenario turned the BAR move off)
  *   IVSHMEM_HOST_TOKEN      a string the host wrote at offset 0 of every
  *                           device's shared memory
  *   IVSHMEM_GUEST_TOKEN     a string to write at offset 4096 (the host
@@ -51,10 +54,23 @@ static unsigned long long parse_size(const char *s)
 	}
 }
 
-/* What a write-back request becomes: SeaBIOS's MTRRs make the 32-bit PCI hole UC-. */
+/* What a write-back request becomes, as the driver says in sysfs. */
 static const char *wb_type(const struct ivs_dev *d)
 {
-	return d->bar2 >= (1ULL << 32) ? "write-back" : "uncached-minus";
+	return d->memtype;
+}
+
+/* The PAT list's name of an IVSHMEM_MEMTYPE_* value. */
+static const char *memtype_name(unsigned int memtype)
+{
+	switch (memtype) {
+	case IVSHMEM_MEMTYPE_WB:
+		return "write-back";
+	case IVSHMEM_MEMTYPE_UC_MINUS:
+		return "uncached-minus";
+	default:
+		return "unknown";
+	}
 }
 
 /* A page nobody may touch, to hand to the kernel as a bad pointer. */
@@ -123,8 +139,8 @@ TEST(info_matches_sysfs_on_every_device)
 			  IVSHMEM_IRQ_MODE_MSIX, info.irq_mode);
 		EXPECT_EQ(d->doorbell ? IVSHMEM_DEV_DOORBELL : 0, info.dev_flags);
 		EXPECT_EQ(IVSHMEM_ABI_VERSION, info.abi_version);
-		EXPECT_EQ(0, info.reserved[0]);
-		EXPECT_EQ(0, info.reserved[1]);
+		EXPECT_STREQ(d->memtype, memtype_name(info.memtype));
+		EXPECT_EQ(0, info.reserved);
 		/* Shared memory is a power of two; plain devices have ID 0. */
 		EXPECT_EQ(0, info.shm_size & (info.shm_size - 1));
 		if (!d->doorbell)
@@ -270,7 +286,8 @@ TEST_F(dev, info_rejects_bad_size_and_unknown_flags)
 	info.size = sizeof(info);
 	info.flags = 0;
 	EXPECT_EQ(0, ioctl(self->fd, IVSHMEM_IOCTL_INFO, &info));
-	EXPECT_EQ(0, info.reserved[0]);
+	EXPECT_EQ(0, info.reserved);
+	EXPECT_EQ(self->info.memtype, info.memtype);
 	EXPECT_EQ(self->info.shm_size, info.shm_size);
 }
 
@@ -719,6 +736,121 @@ TEST(pat_write_back_above_4g)
 	close(fd);
 }
 
+/*
+ * What every device promises: a write-back mapping of the whole shared
+ * memory shows in the PAT list as the type the scenario expects, and as
+ * the driver reports it.
+ */
+TEST(every_device_maps_with_the_expected_memtype)
+{
+	const char *want = getenv("IVSHMEM_EXPECT_MEMTYPE");
+	struct ivs_dev devs[IVS_MAX_DEVS];
+	char type[64];
+	int n, i, fd;
+	void *p;
+
+	if (!want)
+		SKIP_T("IVSHMEM_EXPECT_MEMTYPE not set");
+	if (access(IVS_PAT_LIST, R_OK))
+		SKIP_T("no %s", IVS_PAT_LIST);
+	n = ivs_enumerate(devs, IVS_MAX_DEVS);
+	ASSERT_LT(0, n) TH_LOG("no ivshmem device");
+	for (i = 0; i < n; i++) {
+		const struct ivs_dev *d = &devs[i];
+
+		EXPECT_STREQ(want, d->memtype) TH_LOG("%s at %#llx", d->name, d->bar2);
+		fd = open(d->node, O_RDWR);
+		ASSERT_LE(0, fd);
+		p = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap %s: %s", d->name, strerror(errno));
+		((volatile char *)p)[d->size - 1] = 0;
+		EXPECT_EQ(1, ivs_pat_type(d->bar2, d->bar2 + d->size, type, sizeof(type)))
+			TH_LOG("no PAT entry for %s", d->name);
+		EXPECT_STREQ(want, type) TH_LOG("%s at %#llx", d->name, d->bar2);
+		munmap(p, d->size);
+		close(fd);
+	}
+}
+
+/* The PAT type a mapping in a cache mode gets on its own. */
+static const char *mode_type(const struct ivs_dev *d, unsigned int mode)
+{
+	switch (mode) {
+	case IVSHMEM_CACHE_WC:
+		return "write-combining";
+	case IVSHMEM_CACHE_UC:
+		return "uncached-minus";
+	default:
+		return d->memtype;
+	}
+}
+
+/*
+ * Every ordered pair of different modes over the same pages: the second
+ * mapping gets the type its mode gets on its own, or fails with EINVAL;
+ * never the first one's type silently.  Nothing is left behind.
+ */
+TEST_F(dev, second_mapping_gets_its_mode_or_einval)
+{
+	static const unsigned int modes[] = {
+		IVSHMEM_CACHE_WB, IVSHMEM_CACHE_WC, IVSHMEM_CACHE_UC,
+	};
+	unsigned int i, j;
+	char type[64];
+	void *p, *q;
+	int fd2;
+
+	NEED_DEV();
+	if (access(IVS_PAT_LIST, R_OK))
+		SKIP_F("no %s", IVS_PAT_LIST);
+	fd2 = open(self->d.node, O_RDWR);
+	ASSERT_LE(0, fd2);
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j < 3; j++) {
+			const char *first = mode_type(&self->d, modes[i]);
+			const char *second = mode_type(&self->d, modes[j]);
+
+			if (i == j)
+				continue;
+			ASSERT_EQ(0, ivs_set_cache(self->fd, modes[i]));
+			ASSERT_EQ(0, ivs_set_cache(fd2, modes[j]));
+			p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 self->fd, 0);
+			ASSERT_NE(MAP_FAILED, p);
+			errno = 0;
+			q = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 fd2, 0);
+			if (!strcmp(first, second)) {
+				/* Both modes give one type (UC- below 4 GiB). */
+				EXPECT_NE(MAP_FAILED, q) TH_LOG("mode %u over %u: %s",
+								modes[j], modes[i], strerror(errno));
+			} else {
+				EXPECT_EQ(MAP_FAILED, q) TH_LOG("mode %u over %u mapped", modes[j],
+								modes[i]);
+				EXPECT_EQ(EINVAL, errno) TH_LOG("mode %u over %u: %s",
+								modes[j], modes[i], strerror(errno));
+			}
+			if (q != MAP_FAILED)
+				munmap(q, 2 * PAGE);
+			EXPECT_EQ(1, ivs_pat_type(self->d.bar2, self->d.bar2 + 2 * PAGE,
+						  type, sizeof(type)));
+			EXPECT_STREQ(first, type) TH_LOG("mode %u over %u", modes[j], modes[i]);
+			munmap(p, 2 * PAGE);
+			EXPECT_TRUE(pat_clean(&self->d, self->info.shm_size))
+				TH_LOG("mode %u over %u left a reservation", modes[j], modes[i]);
+			/* Alone, the second mode gets its own type. */
+			q = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+			ASSERT_NE(MAP_FAILED, q) TH_LOG("%s", strerror(errno));
+			EXPECT_EQ(1, ivs_pat_type(self->d.bar2, self->d.bar2 + 2 * PAGE,
+						  type, sizeof(type)));
+			EXPECT_STREQ(second, type);
+			munmap(q, 2 * PAGE);
+		}
+	}
+	close(fd2);
+	EXPECT_TRUE(pat_clean(&self->d, self->info.shm_size));
+}
+
 TEST_F(dev, pat_refuses_conflicting_aliases)
 {
 	void *wb, *wc, *uc;
@@ -728,8 +860,8 @@ TEST_F(dev, pat_refuses_conflicting_aliases)
 	NEED_DEV();
 	if (access(IVS_PAT_LIST, R_OK))
 		SKIP_F("no %s", IVS_PAT_LIST);
-	if (self->d.bar2 < (1ULL << 32))
-		SKIP_F("below 4 GiB write-back is uncached-minus anyway");
+	if (strcmp(self->d.memtype, "write-back"))
+		SKIP_F("write-back is %s here anyway", self->d.memtype);
 	wb = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->fd, 0);
 	ASSERT_NE(MAP_FAILED, wb);
 	fd2 = open(self->d.node, O_RDWR);

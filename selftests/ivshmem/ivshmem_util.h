@@ -36,6 +36,7 @@ struct ivs_dev {
 	unsigned int vectors;
 	char irq_mode[16];
 	unsigned long long bar2;	/* bus address of the shared memory */
+	char memtype[32];		/* what write-back mappings get */
 };
 
 static inline int ivs_read_file(const char *path, char *buf, size_t len)
@@ -98,6 +99,8 @@ static inline int ivs_load(const char *name, struct ivs_dev *d)
 	d->size = ivs_attr_num(name, "size");
 	d->vectors = ivs_attr_num(name, "vectors");
 	if (ivs_attr(name, "irq_mode", d->irq_mode, sizeof(d->irq_mode)))
+		return -ENOENT;
+	if (ivs_attr(name, "memtype", d->memtype, sizeof(d->memtype)))
 		return -ENOENT;
 	snprintf(path, sizeof(path), IVS_CLASS "/%.31s/device/resource", name);
 	f = fopen(path, "r");

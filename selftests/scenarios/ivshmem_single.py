@@ -27,7 +27,7 @@ def scenario(s):
     a.run('''
 export PATH=$PATH:/ksft/ivshmem
 export IVSHMEM_EXPECT_DEVICES=doorbell:1M:8:msix,doorbell:1M:1:msix,plain:1M:0:none,plain:2G:0:none
-export IVSHMEM_EXPECT_HIGH=1 IVSHMEM_HOST_TOKEN=%s IVSHMEM_GUEST_TOKEN=%s
+export IVSHMEM_EXPECT_HIGH=1 IVSHMEM_EXPECT_MEMTYPE=write-back IVSHMEM_HOST_TOKEN=%s IVSHMEM_GUEST_TOKEN=%s
 ksft /ksft/ivshmem/ivshmem_abi_test
 ksft /ksft/ivshmem/ivshmem_test
 hsync written

@@ -37,9 +37,9 @@
  *
  * Reported in &struct ivshmem_info.abi_version.  It only grows, and only
  * when a command or a field is added; nothing defined here ever changes
- * meaning.
+ * meaning.  Version 2 added &struct ivshmem_info.memtype.
  */
-#define IVSHMEM_ABI_VERSION		1
+#define IVSHMEM_ABI_VERSION		2
 
 /**
  * IVSHMEM_MAGIC - ioctl type of every ivshmem command.
@@ -64,6 +64,21 @@
  * doorbell devices can ring peers and have a peer ID.
  */
 #define IVSHMEM_DEV_DOORBELL		0x00000001U
+
+/* &struct ivshmem_info.memtype */
+/**
+ * IVSHMEM_MEMTYPE_UNKNOWN - the driver cannot tell (not x86, PAT off, or
+ * a driver older than ABI version 2, which wrote 0 here).
+ */
+#define IVSHMEM_MEMTYPE_UNKNOWN		0
+/** IVSHMEM_MEMTYPE_WB - write-back mappings really are write-back. */
+#define IVSHMEM_MEMTYPE_WB		1
+/**
+ * IVSHMEM_MEMTYPE_UC_MINUS - write-back mappings become uncached-minus:
+ * the MTRRs do not mark the shared memory's physical range write-back
+ * (see the end of this header).
+ */
+#define IVSHMEM_MEMTYPE_UC_MINUS	2
 
 /**
  * IVSHMEM_VM_ID_UNKNOWN - &struct ivshmem_info.vm_id before the server
@@ -108,6 +123,11 @@
  * @irq_mode:    (out) IVSHMEM_IRQ_MODE_NONE or IVSHMEM_IRQ_MODE_MSIX.
  * @dev_flags:   (out) IVSHMEM_DEV_* bits.
  * @abi_version: (out) IVSHMEM_ABI_VERSION of the running driver.
+ * @memtype:     (out) the memory type a write-back mapping (the default)
+ *               of the shared memory really gets: IVSHMEM_MEMTYPE_WB,
+ *               IVSHMEM_MEMTYPE_UC_MINUS or IVSHMEM_MEMTYPE_UNKNOWN.
+ *               Fixed at probe; mappings in other modes get the mode
+ *               they ask for.  Since ABI version 2.
  * @reserved:    (out) written as 0.
  */
 struct ivshmem_info {
@@ -120,7 +140,8 @@ struct ivshmem_info {
 	__u32 irq_mode;
 	__u32 dev_flags;
 	__u32 abi_version;
-	__u32 reserved[2];
+	__u32 memtype;
+	__u32 reserved;
 };
 
 /**
@@ -274,10 +295,12 @@ struct ivshmem_event {
  *
  * Takes &struct ivshmem_cache.  Applies to this open file only, and only
  * to mappings made after the call; existing mappings keep their mode.
- * The default is IVSHMEM_CACHE_WB.  On x86, mmap() fails with ``EINVAL``
- * while another mapping of the same memory exists with a different mode
- * (PAT refuses conflicting aliases).  Errors: ``EINVAL`` (unknown mode,
- * flags not 0), ``EFAULT``, ``ENODEV``.
+ * The default is IVSHMEM_CACHE_WB.  On x86 a mapping gets the mode it
+ * asks for or none: mmap() fails with ``EINVAL`` while another mapping
+ * of the same memory exists with a different mode (PAT refuses
+ * conflicting aliases, and the driver refuses the silent downgrade PAT
+ * would otherwise give).  Errors: ``EINVAL`` (unknown mode, flags not
+ * 0), ``EFAULT``, ``ENODEV``.
  */
 #define IVSHMEM_IOCTL_SET_CACHE \
 	_IOW(IVSHMEM_MAGIC, 0x04, struct ivshmem_cache)
@@ -297,11 +320,14 @@ struct ivshmem_event {
  * - ENODEV: the device has been removed.  Existing mappings are torn
  *   down at removal; touching them afterwards raises SIGBUS.
  *
- * On x86 the memory type a mapping gets is also bounded by the MTRRs: a
- * write-back request for a range the MTRRs mark uncached becomes
- * uncached-minus (/sys/kernel/debug/x86/pat_memtype_list shows which).
- * SeaBIOS marks QEMU's 32-bit PCI hole uncached, so write-back needs the
- * shared memory BAR above 4 GiB.
+ * On x86 the memory type a write-back mapping gets is also bounded by the
+ * MTRRs: for a range they do not mark write-back it becomes
+ * uncached-minus.  SeaBIOS marks QEMU's 32-bit PCI hole uncached, so the
+ * driver moves a shared memory BAR found there into the host bridge's
+ * 64-bit window when it binds (module parameter move_bar).
+ * &struct ivshmem_info.memtype (and the memtype attribute in sysfs) says
+ * what write-back mappings really get; such a mapping is then still
+ * allowed, and gets that type.
  */
 
 #endif /* _UAPI_LINUX_IVSHMEM_H */

@@ -4,7 +4,9 @@
  * applications built on /dev/uioN.
  *
  * Map 0 is the registers (BAR0, uncached), map 1 the shared memory (BAR2,
- * write-back: it is host RAM).  Doorbell devices have every MSI-X vector
+ * write-back: it is host RAM; probe moves BAR2 out of a range the MTRRs
+ * leave uncached, as ivshmem.ko does, and the PCI device's memtype
+ * attribute says what the mapping really gets).  Doorbell devices have every MSI-X vector
  * wired to the one UIO interrupt source, and a map 2: a read-only page of
  * 64-bit counters, one per vector, each counting that vector's interrupts
  * since probe, written before the UIO event is raised.  Userspace tells
@@ -31,8 +33,10 @@
 #include <linux/spinlock.h>
 #include <linux/uio_driver.h>
 
+#include <linux/ivshmem.h>
+
+#include "bar.h"
 #include "compat.h"
-#include "ivshmem_dev.h"
 
 #define UIO_IVSHMEM_NAME	"uio_ivshmem"
 #define UIO_IVSHMEM_MAP_REGS	0
@@ -71,6 +75,7 @@ struct uio_ivshmem_inode {
  * struct uio_ivshmem - one ivshmem PCI function bound to this driver.
  * @info:        the UIO device.
  * @pdev:        the PCI function.
+ * @memtype:     IVSHMEM_MEMTYPE_* that mappings of map 1 get.
  * @nr_irqs:     vectors with a handler, 0 without interrupts.
  * @vectors:     @nr_irqs entries.
  * @counts_page: map 2, one u64 per vector; every mapping of it holds a
@@ -88,6 +93,7 @@ struct uio_ivshmem_inode {
 struct uio_ivshmem {
 	struct uio_info info;
 	struct pci_dev *pdev;
+	u32 memtype;
 	unsigned int nr_irqs;
 	struct uio_ivshmem_vector *vectors;
 	struct page *counts_page;
@@ -268,6 +274,8 @@ static int uio_ivshmem_mmap(struct uio_info *info, struct vm_area_struct *vma)
 		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
 	ret = io_remap_pfn_range(vma, vma->vm_start, mem->addr >> PAGE_SHIFT,
 				 vma->vm_end - vma->vm_start, vma->vm_page_prot);
+	if (!ret && vma->vm_pgoff == UIO_IVSHMEM_MAP_SHM)
+		ret = ivshmem_check_memtype(vma, u->memtype);
 out:
 	mutex_unlock(&u->maps_lock);
 	return ret;
@@ -347,6 +355,11 @@ static int uio_ivshmem_probe(struct pci_dev *pdev,
 	mutex_init(&u->maps_lock);
 	INIT_LIST_HEAD(&u->inodes);
 
+	/* Before anything enables, requests or maps a BAR. */
+	ret = ivshmem_place_shm(pdev, &u->memtype);
+	if (ret)
+		return ret;
+
 	ret = pcim_enable_device(pdev);
 	if (ret)
 		return ret;
@@ -402,6 +415,22 @@ static void uio_ivshmem_remove(struct pci_dev *pdev)
 	__free_page(u->counts_page);
 }
 
+/* /sys/bus/pci/devices/BDF/memtype: what mappings of map 1 really get. */
+static ssize_t memtype_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct uio_ivshmem *u = pci_get_drvdata(to_pci_dev(dev));
+
+	return sysfs_emit(buf, "%s\n", ivshmem_memtype_name(u->memtype));
+}
+static DEVICE_ATTR_RO(memtype);
+
+static struct attribute *uio_ivshmem_attrs[] = {
+	&dev_attr_memtype.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(uio_ivshmem);
+
 static const struct pci_device_id uio_ivshmem_ids[] = {
 	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110) },
 	{ }
@@ -413,6 +442,7 @@ static struct pci_driver uio_ivshmem_driver = {
 	.id_table = uio_ivshmem_ids,
 	.probe = uio_ivshmem_probe,
 	.remove = uio_ivshmem_remove,
+	.dev_groups = uio_ivshmem_groups,
 };
 module_pci_driver(uio_ivshmem_driver);
 

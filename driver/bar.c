@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ivshmem: the shared memory BAR and its memory type.
+ *
+ * BAR2 is host RAM and wants write-back mappings.  On x86 the memory type
+ * of a mapping is bounded by the MTRRs: PAT turns a write-back request for
+ * a range they do not mark write-back into uncached-minus.  SeaBIOS marks
+ * QEMU's 32-bit PCI hole uncached and puts every BAR that fits there, so
+ * a shared memory of a common size would be mapped uncached-minus.  The
+ * MTRRs leave the host bridge's 64-bit window alone, and BAR2 is a 64-bit
+ * BAR: at probe, before anything maps it, the driver releases it and lets
+ * the PCI core assign it afresh, which puts a 64-bit BAR above 4 GiB when
+ * there is room.  The next probe finds it there and leaves it.
+ *
+ * What a write-back mapping gets is asked of PAT itself, with a short
+ * kernel mapping made while nothing else maps the BAR.
+ */
+#include <linux/io.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/sizes.h>
+
+#include <linux/ivshmem.h>
+
+#include "bar.h"
+#include "compat.h"
+
+/* What the warning suggests when BAR2 found no place above 4 GiB. */
+#define IVSHMEM_QEMU_FIX \
+	"give the guest a larger 64-bit PCI window (QEMU: -global i440FX-pcihost.pci-hole64-size=, or q35-pcihost for q35)"
+
+static bool move_bar = true;
+module_param(move_bar, bool, 0444);
+MODULE_PARM_DESC(move_bar,
+		 "Move a shared memory BAR the MTRRs leave uncached above 4 GiB (default: on)");
+
+#ifdef CONFIG_X86_PAT
+
+/* The cache mode bits of a page protection, as a 4 KiB PTE has them. */
+static pgprotval_t ivshmem_cache_bits(pgprot_t prot, bool large)
+{
+	if (large)
+		prot = pgprot_large_2_4k(prot);
+	return pgprot_val(prot) & _PAGE_CACHE_MASK;
+}
+
+/*
+ * What a write-back mapping of [start, start + size) gets now: map it
+ * write-back in the kernel, look at the page table entry, unmap.  Only
+ * meaningful while nothing else maps the range (at probe).
+ */
+static u32 ivshmem_wb_memtype(resource_size_t start, resource_size_t size)
+{
+	u32 memtype = IVSHMEM_MEMTYPE_UNKNOWN;
+	void __iomem *va;
+	unsigned int level;
+	pgprotval_t bits;
+	pte_t *pte;
+
+	if (!pat_enabled())
+		return memtype;
+	va = ioremap_cache(start, size);
+	if (!va)
+		return memtype;
+	pte = lookup_address((__force unsigned long)va, &level);
+	if (pte) {
+		bits = ivshmem_cache_bits(pte_pgprot(*pte), level != PG_LEVEL_4K);
+		if (bits == cachemode2protval(_PAGE_CACHE_MODE_WB))
+			memtype = IVSHMEM_MEMTYPE_WB;
+		else if (bits == cachemode2protval(_PAGE_CACHE_MODE_UC_MINUS))
+			memtype = IVSHMEM_MEMTYPE_UC_MINUS;
+	}
+	iounmap(va);
+	return memtype;
+}
+
+/**
+ * ivshmem_check_memtype() - refuse a mapping that did not get its mode.
+ * @vma:        a mapping of BAR2 just made by io_remap_pfn_range(), with
+ *              the cache mode asked for in @vma->vm_page_prot.
+ * @wb_memtype: what a write-back request gets (ivshmem_place_shm()).
+ *
+ * PAT gives a new mapping the memory type of any mapping already covering
+ * the range, whenever it counts that as safe: write-back over
+ * write-combining, uncached over write-combining and the reverse.  The
+ * caller would silently get a mode it did not ask for.  The page table
+ * tells what was given; a write-back request may get what @wb_memtype
+ * says, any other only what it asked for.
+ *
+ * Return: 0, or -EINVAL when the mapping has another memory type (the
+ * caller fails mmap(), which undoes the mapping and its reservation).
+ */
+int ivshmem_check_memtype(struct vm_area_struct *vma, u32 wb_memtype)
+{
+	pgprotval_t want = pgprot_val(vma->vm_page_prot) & _PAGE_CACHE_MASK;
+	pgprot_t prot;
+
+	if (!pat_enabled())
+		return 0;
+	if (want == cachemode2protval(_PAGE_CACHE_MODE_WB)) {
+		if (wb_memtype == IVSHMEM_MEMTYPE_UNKNOWN)
+			return 0;
+		if (wb_memtype == IVSHMEM_MEMTYPE_UC_MINUS)
+			want = cachemode2protval(_PAGE_CACHE_MODE_UC_MINUS);
+	}
+	if (ivshmem_pfnmap_prot(vma, vma->vm_start, &prot))
+		return -EINVAL;
+	return ivshmem_cache_bits(prot, false) == want ? 0 : -EINVAL;
+}
+
+#else /* !CONFIG_X86_PAT */
+
+static u32 ivshmem_wb_memtype(resource_size_t start, resource_size_t size)
+{
+	return IVSHMEM_MEMTYPE_UNKNOWN;
+}
+
+int ivshmem_check_memtype(struct vm_area_struct *vma, u32 wb_memtype)
+{
+	return 0;
+}
+
+#endif /* CONFIG_X86_PAT */
+
+/**
+ * ivshmem_memtype_name() - a memory type as the kernel's PAT list names it.
+ * @memtype: IVSHMEM_MEMTYPE_*.
+ */
+const char *ivshmem_memtype_name(u32 memtype)
+{
+	switch (memtype) {
+	case IVSHMEM_MEMTYPE_WB:
+		return "write-back";
+	case IVSHMEM_MEMTYPE_UC_MINUS:
+		return "uncached-minus";
+	default:
+		return "unknown";
+	}
+}
+
+static bool ivshmem_bus_has_high_window(struct pci_bus *bus)
+{
+	struct resource *r;
+	int i;
+
+	pci_bus_for_each_resource(bus, r, i)
+		if (r && (r->flags & IORESOURCE_MEM) && (u64)r->end >= SZ_4G)
+			return true;
+	return false;
+}
+
+/*
+ * Release BAR2 and have the PCI core assign it again, which tries above
+ * 4 GiB first for a 64-bit BAR.  Memory decoding is off meanwhile, so the
+ * device never answers at an address that is no longer its own; BAR0 and
+ * the MSI-X table keep their addresses.  Without room anywhere, BAR2 goes
+ * back where it was (the registers still hold that address).
+ */
+static int ivshmem_move_shm(struct pci_dev *pdev, const char **why)
+{
+	struct resource *res = &pdev->resource[IVSHMEM_BAR_SHM];
+	resource_size_t old = res->start, size = resource_size(res);
+	u16 cmd;
+	int ret;
+
+	if (!(res->flags & IORESOURCE_MEM_64)) {
+		*why = "it is a 32-bit BAR";
+		return -EOPNOTSUPP;
+	}
+	if (!ivshmem_bus_has_high_window(pdev->bus)) {
+		*why = "the PCI bus has no memory window above 4 GiB";
+		return -ENOSPC;
+	}
+
+	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
+	pci_write_config_word(pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+	pci_release_resource(pdev, IVSHMEM_BAR_SHM);
+	ret = pci_assign_resource(pdev, IVSHMEM_BAR_SHM);
+	if (ret) {
+		res->start = old;
+		res->end = old + size - 1;
+		res->flags &= ~IORESOURCE_UNSET;
+		if (pci_claim_resource(pdev, IVSHMEM_BAR_SHM)) {
+			pci_write_config_word(pdev, PCI_COMMAND, cmd);
+			*why = "its old range was taken meanwhile";
+			return -EBUSY;
+		}
+	}
+	pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	if (ret) {
+		*why = "the memory window above 4 GiB has no room for it";
+		return ret;
+	}
+	if ((u64)res->start < SZ_4G)
+		*why = "the memory window above 4 GiB has no room for it";
+	else
+		pci_info(pdev, "shared memory moved from %pa to %pa, out of the range the MTRRs make uncached\n",
+			 &old, &res->start);
+	return 0;
+}
+
+/**
+ * ivshmem_place_shm() - give BAR2 a place where write-back is write-back.
+ * @pdev:    the device, before this driver enables it or requests a BAR.
+ * @memtype: set to what a write-back mapping of BAR2 gets
+ *           (IVSHMEM_MEMTYPE_*).
+ *
+ * Moves BAR2 when the MTRRs leave its range uncached and the move_bar
+ * parameter allows it.  Without write-back in the end, one warning says
+ * why and what to change.
+ *
+ * Return: 0, or -EBUSY when BAR2 could neither move nor stay.
+ */
+int ivshmem_place_shm(struct pci_dev *pdev, u32 *memtype)
+{
+	struct resource *res = &pdev->resource[IVSHMEM_BAR_SHM];
+	const char *why = NULL;
+	int ret;
+
+	*memtype = IVSHMEM_MEMTYPE_UNKNOWN;
+	if (!(res->flags & IORESOURCE_MEM) || !resource_size(res) || !res->parent)
+		return 0;
+	*memtype = ivshmem_wb_memtype(res->start, resource_size(res));
+	if (*memtype != IVSHMEM_MEMTYPE_UC_MINUS)
+		return 0;
+
+	if (!move_bar) {
+		why = "module parameter move_bar is off";
+	} else {
+		ret = ivshmem_move_shm(pdev, &why);
+		if (ret == -EBUSY)
+			return ret;
+		*memtype = ivshmem_wb_memtype(res->start, resource_size(res));
+	}
+	if (*memtype == IVSHMEM_MEMTYPE_UC_MINUS)
+		pci_warn(pdev, "shared memory at %pR: write-back mappings will be uncached-minus because %s; %s\n",
+			 res, why ? why : "the MTRRs leave its new range uncached",
+			 move_bar ? IVSHMEM_QEMU_FIX :
+			 "load the driver without move_bar=0");
+	return 0;
+}
