@@ -185,6 +185,17 @@ int ivshmem_char_open(const char *node, struct ivshmem **out)
 		goto err;
 	}
 	c->mode = IVSHMEM_CACHE_WB;
+	/* Drivers before ABI version 2 wrote 0 here: unknown. */
+	switch (info.memtype) {
+	case IVSHMEM_MEMTYPE_WB:
+		c->dev.memtype = IVSHMEM_MEM_WB;
+		break;
+	case IVSHMEM_MEMTYPE_UC_MINUS:
+		c->dev.memtype = IVSHMEM_MEM_UC_MINUS;
+		break;
+	default:
+		c->dev.memtype = IVSHMEM_MEM_UNKNOWN;
+	}
 	c->dev.size = info.shm_size;
 	c->dev.doorbell = info.dev_flags & IVSHMEM_DEV_DOORBELL;
 	if (c->dev.doorbell && info.vm_id <= IVSHMEM_PEER_MAX)

@@ -122,11 +122,12 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 	const char *pcidir = udev_device_get_syspath(pdev);
 	const char *pci = udev_device_get_sysname(pdev);
 	const char *drv = udev_device_get_driver(pdev);
-	char node[PATH_MAX], classdir[PATH_MAX];
+	char node[PATH_MAX], classdir[PATH_MAX], uio_name[64];
 	struct ivshmem_devinfo *info;
 	uint64_t size = 0, bar1 = 0;
 	unsigned int vectors = 0;
 	const char *irq = "none";
+	enum ivshmem_memtype memtype = IVSHMEM_RESOURCE_MEMTYPE;
 	int id = -1;
 
 	ivshmem_pci_bar_size(pcidir, 2, &size);
@@ -148,11 +149,16 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 			}
 			udev_device_unref(c);
 		}
+		memtype = ivshmem_read_memtype(classdir);
 	} else if (child_node(udev, pdev, "uio", node, sizeof(node), classdir,
 			      sizeof(classdir)) == 0) {
 		if (msix_enabled(pcidir))
 			irq = "msix";
 		vectors = ivshmem_uio_vectors(classdir);
+		/* as the UIO backend maps: uio_ivshmem's map 1, else resource2 */
+		if (ivshmem_read_sysfs(classdir, "name", uio_name, sizeof(uio_name)) >= 0 &&
+		    strcmp(uio_name, "uio_ivshmem") == 0)
+			memtype = ivshmem_read_memtype(pcidir);
 		/* The registers through the UIO map (sysfs may refuse a claimed BAR). */
 		if (bar1) {
 			struct ivshmem *dev;
@@ -176,6 +182,7 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 	info->id = id;
 	info->vectors = vectors;
 	info->revision = attr_uint(pdev, "revision", 0);
+	info->memtype = memtype;
 	return info;
 }
 

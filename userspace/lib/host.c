@@ -450,6 +450,7 @@ int ivshmem_host_open(const char *sockpath, const char *spec, struct ivshmem **o
 		return ret;
 	}
 	h->dev.doorbell = true;
+	h->dev.memtype = IVSHMEM_MEM_WB;	/* the server's memory is RAM */
 	h->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (h->sock < 0) {
 		ret = -errno;

@@ -262,6 +262,26 @@ IVSHMEM_EXPORT const char *ivshmem_backend_name(enum ivshmem_backend backend)
 	return "unknown";
 }
 
+IVSHMEM_EXPORT enum ivshmem_memtype ivshmem_memtype(const struct ivshmem *dev)
+{
+	return dev->memtype;
+}
+
+IVSHMEM_EXPORT const char *ivshmem_memtype_name(enum ivshmem_memtype type)
+{
+	switch (type) {
+	case IVSHMEM_MEM_WB:
+		return "write-back";
+	case IVSHMEM_MEM_UC_MINUS:
+		return "uncached-minus";
+	case IVSHMEM_MEM_WC:
+		return "write-combining";
+	case IVSHMEM_MEM_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
 IVSHMEM_EXPORT const char *ivshmem_path(const struct ivshmem *dev)
 {
 	return dev->path;

@@ -65,9 +65,11 @@ enum ivshmem_backend {
 /**
  * enum ivshmem_map_mode - memory type of a mapping
  * @IVSHMEM_MAP_DEFAULT: the backend's usual type: write-back for the
- *                       character device, UIO and host backends, uncached
- *                       for the sysfs backend (the kernel maps sysfs
- *                       resources uncached)
+ *                       character device, uio_ivshmem and host backends,
+ *                       uncached for the sysfs backend and other UIO
+ *                       drivers (the kernel maps sysfs resources
+ *                       uncached); ivshmem_memtype() says what it
+ *                       really is
  * @IVSHMEM_MAP_WB:      write-back (cached): the memory is host RAM, so
  *                       this is what almost everyone wants
  * @IVSHMEM_MAP_WC:      write-combining
@@ -81,6 +83,32 @@ enum ivshmem_map_mode {
 	IVSHMEM_MAP_WB = 1,
 	IVSHMEM_MAP_WC = 2,
 	IVSHMEM_MAP_UC = 3,
+};
+
+/**
+ * enum ivshmem_memtype - memory type a mapping really gets
+ * @IVSHMEM_MEM_UNKNOWN:  cannot be told (not x86, the kernel's PAT off, a
+ *                        driver too old to say)
+ * @IVSHMEM_MEM_WB:       write-back (cached)
+ * @IVSHMEM_MEM_UC_MINUS: uncached-minus: uncached, as the kernel maps
+ *                        device memory (sysfs resource files, the
+ *                        character device's uncached mode) and as x86
+ *                        turns a write-back mapping of a physical range the
+ *                        MTRRs do not mark write-back
+ * @IVSHMEM_MEM_WC:       write-combining
+ *
+ * What a mapping asks for (enum ivshmem_map_mode) and what it gets can
+ * differ: on x86 the firmware's MTRRs bound what a write-back request
+ * becomes (see ivshmem_memtype()).  The names are those of the kernel's
+ * PAT list (/sys/kernel/debug/x86/pat_memtype_list), as given by
+ * ivshmem_memtype_name().  (Named apart from the IVSHMEM_MEMTYPE_* of
+ * <linux/ivshmem.h>, whose values the first three share.)
+ */
+enum ivshmem_memtype {
+	IVSHMEM_MEM_UNKNOWN = 0,
+	IVSHMEM_MEM_WB = 1,
+	IVSHMEM_MEM_UC_MINUS = 2,
+	IVSHMEM_MEM_WC = 3,
 };
 
 /**
@@ -166,6 +194,43 @@ enum ivshmem_backend ivshmem_backend(const struct ivshmem *dev);
  * Return: "char", "uio", "sysfs" or "host"; "unknown" for other values.
  */
 const char *ivshmem_backend_name(enum ivshmem_backend backend);
+
+/**
+ * ivshmem_memtype() - memory type of a default mapping
+ * @dev: the handle
+ *
+ * The memory type that ivshmem_map() with IVSHMEM_MAP_DEFAULT really gets
+ * on this handle (other modes get what they ask for, or fail):
+ *
+ *   - character device: what the driver reports (&struct
+ *     ivshmem_info.memtype): write-back, or uncached-minus when the
+ *     firmware's MTRRs leave the shared memory uncached and the driver
+ *     could not move it; unknown from a driver before ABI version 2;
+ *   - UIO: on uio_ivshmem, what the driver reports in the PCI device's
+ *     memtype attribute (unknown from a driver without it); on other UIO
+ *     drivers the memory comes from sysfs resource2: uncached-minus;
+ *   - sysfs: uncached-minus, as the kernel maps resource2;
+ *   - host: write-back (the server's memory is RAM).
+ *
+ * On other architectures than x86, guest backends say unknown where the
+ * kernel does not report it.
+ *
+ * Thread safety: safe (constant for the handle's life: learnt at open).
+ *
+ * Return: an enum ivshmem_memtype value.
+ */
+enum ivshmem_memtype ivshmem_memtype(const struct ivshmem *dev);
+
+/**
+ * ivshmem_memtype_name() - name of a memory type
+ * @type: an enum ivshmem_memtype value
+ *
+ * Thread safety: safe.
+ *
+ * Return: "write-back", "uncached-minus", "write-combining" or
+ * "unknown" (also for values outside the enum); a static string.
+ */
+const char *ivshmem_memtype_name(enum ivshmem_memtype type);
 
 /**
  * ivshmem_path() - what the handle was opened on
@@ -426,6 +491,9 @@ int ivshmem_peers(struct ivshmem *dev, unsigned int *ids, unsigned int max);
  * @vectors:    interrupt vectors of the device (MSI-X table size), 0 for
  *              plain devices
  * @revision:   PCI revision (1 for current QEMU)
+ * @memtype:    memory type of a default mapping through @path, as
+ *              ivshmem_memtype() would give after opening it (since
+ *              LIBIVSHMEM_1.1)
  *
  * Fields may be added at the end in later versions; the library allocates
  * these, never the caller.
@@ -440,6 +508,7 @@ struct ivshmem_devinfo {
 	int id;
 	unsigned int vectors;
 	unsigned int revision;
+	enum ivshmem_memtype memtype;
 };
 
 /**

@@ -67,6 +67,7 @@ struct ivshmem_ops {
  * @id:       own ID, or -1 when there is none
  * @vectors:  own vectors (only grows; read without the lock is fine)
  * @doorbell: the device can ring peers
+ * @memtype:  what a default mapping gets (ivshmem_memtype()), set at open
  * @lock:     protects the backend's mutable state (lazily made vector
  *            descriptors, the host backend's peer table and socket state)
  * @wait_turn: where the next ivshmem_wait() starts looking, for fairness
@@ -82,6 +83,7 @@ struct ivshmem {
 	int id;
 	unsigned int vectors;
 	bool doorbell;
+	enum ivshmem_memtype memtype;
 	pthread_mutex_t lock;
 	unsigned int wait_turn;
 	int watch_fd;
@@ -110,6 +112,21 @@ int ivshmem_pci_msix_vectors(const char *pcidir);
 int ivshmem_pci_regs_map(const char *pcidir, volatile uint32_t **regs);
 void ivshmem_pci_regs_unmap(volatile uint32_t *regs);
 int ivshmem_pci_driver(const char *pcidir, char *buf, size_t len);
+/*
+ * A driver's memtype attribute in @dir ("write-back", "uncached-minus"):
+ * IVSHMEM_MEM_UNKNOWN when it is missing or says anything else.
+ */
+enum ivshmem_memtype ivshmem_read_memtype(const char *dir);
+
+/*
+ * What the kernel gives a mapping of a sysfs resource file (not _wc):
+ * pgprot_device(), which x86 makes uncached-minus.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define IVSHMEM_RESOURCE_MEMTYPE	IVSHMEM_MEM_UC_MINUS
+#else
+#define IVSHMEM_RESOURCE_MEMTYPE	IVSHMEM_MEM_UNKNOWN
+#endif
 
 /* Map @fd at page-aligned @off for @len bytes, shared, RW or RO. */
 int ivshmem_mmap_fd(int fd, uint64_t off, size_t len, bool writable, void **addr);

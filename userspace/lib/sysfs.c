@@ -165,6 +165,19 @@ int ivshmem_pci_driver(const char *pcidir, char *buf, size_t len)
 	return 0;
 }
 
+enum ivshmem_memtype ivshmem_read_memtype(const char *dir)
+{
+	char buf[32];
+
+	if (ivshmem_read_sysfs(dir, "memtype", buf, sizeof(buf)) < 0)
+		return IVSHMEM_MEM_UNKNOWN;
+	if (strcmp(buf, "write-back") == 0)
+		return IVSHMEM_MEM_WB;
+	if (strcmp(buf, "uncached-minus") == 0)
+		return IVSHMEM_MEM_UC_MINUS;
+	return IVSHMEM_MEM_UNKNOWN;
+}
+
 /* ---------------------------------------------------------------- backend */
 
 struct sysfs_dev {
@@ -296,6 +309,7 @@ int ivshmem_sysfs_open(const char *pcidir, struct ivshmem **out)
 	ret = sysfs_check_mappable(pcidir);
 	if (ret < 0)
 		goto err;
+	s->dev.memtype = IVSHMEM_RESOURCE_MEMTYPE;
 	/* The registers need root (CAP_SYS_ADMIN); memory alone is fine. */
 	if (ivshmem_pci_regs_map(pcidir, &s->regs) < 0)
 		s->regs = NULL;

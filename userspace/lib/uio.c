@@ -272,6 +272,7 @@ int ivshmem_uio_open(const char *node, struct ivshmem **out)
 		void *p;
 
 		u->maps = true;
+		u->dev.memtype = ivshmem_read_memtype(pcidir);
 		if (ivshmem_mmap_fd(u->fd, 0, (size_t)sysconf(_SC_PAGESIZE), true, &p) == 0)
 			u->regs = p;
 		/* map 2 exists when the device interrupts */
@@ -287,6 +288,7 @@ int ivshmem_uio_open(const char *node, struct ivshmem **out)
 			goto err;
 		if (ivshmem_pci_regs_map(pcidir, &u->regs) < 0)
 			u->regs = NULL;
+		u->dev.memtype = IVSHMEM_RESOURCE_MEMTYPE;	/* uio_map() takes resource2 */
 	}
 	u->irq_on = strcmp(name, "uio_pci_generic") == 0;
 	if (bar1 && u->regs) {

@@ -132,6 +132,16 @@ static int test_peers(const char *spec)
 	      "the backend is the host one", "backend %d", ivshmem_backend(a));
 	check(strcmp(ivshmem_path(a), spec) == 0, "ivshmem_path() is the spec", "%s",
 	      ivshmem_path(a));
+	check(ivshmem_memtype(a) == IVSHMEM_MEM_WB &&
+	      strcmp(ivshmem_memtype_name(ivshmem_memtype(a)), "write-back") == 0,
+	      "a host peer's default mapping is write-back", "memtype %d",
+	      (int)ivshmem_memtype(a));
+	check(strcmp(ivshmem_memtype_name(IVSHMEM_MEM_UC_MINUS), "uncached-minus") == 0 &&
+	      strcmp(ivshmem_memtype_name(IVSHMEM_MEM_WC), "write-combining") == 0 &&
+	      strcmp(ivshmem_memtype_name(IVSHMEM_MEM_UNKNOWN), "unknown") == 0 &&
+	      strcmp(ivshmem_memtype_name((enum ivshmem_memtype)99), "unknown") == 0,
+	      "ivshmem_memtype_name() names every type, and unknown ones as unknown", "%s",
+	      ivshmem_memtype_name(IVSHMEM_MEM_UC_MINUS));
 	check(ivshmem_size(a) == 1 << 20 && ivshmem_size(b) == 1 << 20,
 	      "both see the server's 1 MiB", "sizes %" PRIu64 " %" PRIu64, ivshmem_size(a),
 	      ivshmem_size(b));

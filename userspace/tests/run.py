@@ -173,6 +173,20 @@ def public_functions():
     return sorted(set(re.findall(r'\b(ivshmem_[a-z_]+)\s*\(', text)))
 
 
+def map_nodes():
+    """{function: version node} of libivshmem.map, in the file's order."""
+    nodes, node = {}, None
+    with open(os.path.join(USERSPACE, 'lib', 'libivshmem.map')) as f:
+        for line in f:
+            m = re.match(r'^(LIBIVSHMEM_[0-9.]+)\s*\{', line)
+            if m:
+                node = m.group(1)
+            m = re.match(r'^\s+(ivshmem_[a-z_]+);', line)
+            if m and node:
+                nodes[m.group(1)] = node
+    return nodes
+
+
 def test_header_and_symbols():
     lib = os.path.join(USERSPACE, 'lib')
     for std, extra in (('c11', ['-Wall', '-Wextra', '-Werror', '-pedantic-errors']),
@@ -196,13 +210,19 @@ def test_header_and_symbols():
     tap.ok('Library soname: [libivshmem.so.1]' in out, 'SONAME is libivshmem.so.1', out)
     rc, out, _ = run(['nm', '-D', '--defined-only', so])
     exported = sorted(set(re.sub(r'@.*', '', line.split()[-1]) for line in out.splitlines()
-                          if line.split()[-1] != 'LIBIVSHMEM_1'))
+                          if not line.split()[-1].startswith('LIBIVSHMEM_')))
     want = public_functions()
     tap.ok(exported == want, 'the shared library exports exactly the header\'s functions',
            'exported only: %s\nnot exported: %s' % (sorted(set(exported) - set(want)),
                                                     sorted(set(want) - set(exported))))
-    tap.ok(all('@@LIBIVSHMEM_1' in line for line in out.splitlines() if 'ivshmem_' in line),
-           'every exported function is versioned LIBIVSHMEM_1', out)
+    nodes = map_nodes()
+    tap.ok(all('@@%s' % nodes.get(re.sub(r'@.*', '', line.split()[-1]), '?') in line
+               for line in out.splitlines() if 'ivshmem_' in line),
+           'every exported function has the version of its node in libivshmem.map', out)
+    tap.ok(list(nodes.values())[:1] == ['LIBIVSHMEM_1'] and
+           nodes.get('ivshmem_memtype') == 'LIBIVSHMEM_1.1',
+           'the first functions are LIBIVSHMEM_1, ivshmem_memtype() LIBIVSHMEM_1.1',
+           str(nodes))
     rc, out, _ = run(['nm', '-g', '--defined-only', os.path.join(lib, 'libivshmem.a')])
     glob_syms = sorted(set(line.split()[-1] for line in out.splitlines()
                            if len(line.split()) == 3))
