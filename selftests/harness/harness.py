@@ -353,9 +353,10 @@ class Device:
 
 
 class Guest:
-    def __init__(self, scenario, name, append, modules, memory, cpus=1):
+    def __init__(self, scenario, name, append, modules, memory, cpus=1, machine='pc'):
         self.s = scenario
         self.name = name
+        self.machine = machine
         self.append = append
         self.modules = modules
         self.memory = memory
@@ -479,7 +480,8 @@ class Guest:
     def machine_args(self, kernel, initrd):
         """QEMU's arguments for the machine, the kernel and the devices; the
         harness adds the accelerator and its own channels (start())."""
-        cmd = ['qemu-system-x86_64', '-m', str(self.memory), '-smp', str(self.cpus),
+        cmd = ['qemu-system-x86_64', '-M', self.machine,
+               '-m', str(self.memory), '-smp', str(self.cpus),
                '-kernel', kernel, '-initrd', initrd,
                '-append', 'console=ttyS0 %s %s' % (self.KERNEL_OPTS, self.append)]
         for mem in self.mems:
@@ -569,11 +571,12 @@ class Scenario:
             self.mems[name] = SharedMem(self, name, size)
         return self.mems[name]
 
-    def guest(self, name, append='', modules=None, memory=256, cpus=1):
-        """A guest; cpus > 1 boots it with that many CPUs."""
+    def guest(self, name, append='', modules=None, memory=256, cpus=1, machine='pc'):
+        """A guest; cpus > 1 boots it with that many CPUs, machine='q35'
+        on QEMU's q35 machine instead of pc (i440FX)."""
         if not re.fullmatch(r'[a-z][a-z0-9]*', name):
             raise HarnessError('guest names are lower-case words')
-        g = Guest(self, name, append, modules, memory, cpus)
+        g = Guest(self, name, append, modules, memory, cpus, machine)
         self.guests.append(g)
         return g
 
