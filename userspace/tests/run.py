@@ -489,8 +489,10 @@ def test_tools(srvbin, work, installed):
         tap.ok(rc == 0 and re.search(r'^size:\s+1048576 ', out, re.M) and
                re.search(r'^vectors:\s+4$', out, re.M) and
                re.search(r'^backend:\s+host$', out, re.M) and
+               re.search(r'^memtype:\s+write-back$', out, re.M) and
                re.search(r'^peers:\s+\(none\)$', out, re.M),
-               'ivshmem-info --device unix:...: size, vectors, backend, no peers', out + err)
+               'ivshmem-info --device unix:...: size, vectors, backend, write-back, no peers',
+               out + err)
 
         # A waiter, visible to others, rung by ivshmem-ring.
         waiter = start([tool('ivshmem-wait'), '-V', '-d', spec, '--vector', '1', '--count', '1',
@@ -504,6 +506,7 @@ def test_tools(srvbin, work, installed):
             d = {}
         tap.ok(rc == 0 and d.get('size') == 1 << 20 and d.get('vectors') == 4 and
                d.get('backend') == 'host' and d.get('peers') == [wid] and
+               d.get('memtype') == 'write-back' and
                isinstance(d.get('id'), int) and d.get('id') != wid,
                'ivshmem-info --json lists the waiting peer', out + err)
         rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', str(wid), '--vector',
@@ -612,6 +615,13 @@ def test_tools(srvbin, work, installed):
             m.get(x, 0) > 0 for x in ('to_mapping_mib_s', 'from_mapping_mib_s', 'plain_mib_s'))
         tap.ok(good, 'ivshmem-bench --peer: interrupt and busy-poll percentiles, memcpy',
                out + err)
+        tap.ok(m.get('cache') == 'default' and m.get('memtype') == 'write-back',
+               'ivshmem-bench: the host mapping was write-back', out + err)
+        rc, out, err = run([tool('ivshmem-bench'), '-d', spec, '--size', '64K', '--reps', '2'],
+                           timeout=60)
+        rows = [line.split() for line in out.splitlines() if 'MiB/s' in line]
+        tap.ok(rc == 0 and len(rows) == 3 and all(r[-1] == 'write-back' for r in rows),
+               'ivshmem-bench: each copy row ends with its memory type', out + err)
         rc, out, err = finish(resp, 60)
         try:
             served = json.loads(out).get('served')

@@ -39,6 +39,7 @@ struct row {
 	const char *driver;
 	const char *kind;
 	const char *irq;
+	const char *memtype;
 	uint64_t size;
 	int id;
 	unsigned int vectors;
@@ -60,7 +61,8 @@ static void row_from_info(struct row *r, const struct ivshmem_devinfo *d)
 {
 	*r = (struct row){
 		.path = d->path, .backend = backend_of_path(d->path), .pci = d->pci,
-		.driver = d->driver, .kind = d->kind, .irq = d->irq, .size = d->size,
+		.driver = d->driver, .kind = d->kind, .irq = d->irq,
+		.memtype = ivshmem_memtype_name(d->memtype), .size = d->size,
 		.id = d->id, .vectors = d->vectors, .revision = (int)d->revision,
 		.npeers = -1,
 	};
@@ -107,6 +109,8 @@ static void json_row(const struct row *r)
 		printf(", \"id\": null");
 	printf(", \"vectors\": %u, \"interrupts\": ", r->vectors);
 	json_string(r->irq);
+	printf(", \"memtype\": ");
+	json_string(r->memtype);
 	if (r->revision >= 0)
 		printf(", \"revision\": %d", r->revision);
 	if (r->npeers >= 0) {
@@ -142,8 +146,8 @@ static void print_table(const struct row *rows, int n)
 		l = (int)strlen(rows[i].driver && *rows[i].driver ? rows[i].driver : "-");
 		wd = l > wd ? l : wd;
 	}
-	printf("%-*s  %-*s  %-*s  %-8s  %10s  %5s  %7s  %s\n", wp, "DEVICE", wc, "PCI", wd,
-	       "DRIVER", "KIND", "SIZE", "ID", "VECTORS", "INTERRUPTS");
+	printf("%-*s  %-*s  %-*s  %-8s  %10s  %5s  %7s  %-10s  %s\n", wp, "DEVICE", wc, "PCI",
+	       wd, "DRIVER", "KIND", "SIZE", "ID", "VECTORS", "INTERRUPTS", "MEMTYPE");
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
 
@@ -151,10 +155,10 @@ static void print_table(const struct row *rows, int n)
 			snprintf(id, sizeof(id), "%d", r->id);
 		else
 			snprintf(id, sizeof(id), "-");
-		printf("%-*s  %-*s  %-*s  %-8s  %10s  %5s  %7u  %s\n", wp, r->path, wc,
+		printf("%-*s  %-*s  %-*s  %-8s  %10s  %5s  %7u  %-10s  %s\n", wp, r->path, wc,
 		       r->pci ? r->pci : "-", wd, r->driver && *r->driver ? r->driver : "-",
 		       r->kind, tool_human_size(r->size, size, sizeof(size)), id, r->vectors,
-		       r->irq);
+		       r->irq, r->memtype);
 	}
 }
 
@@ -177,6 +181,7 @@ static void print_one(const struct row *r)
 		printf("id:         (none)\n");
 	printf("vectors:    %u\n", r->vectors);
 	printf("interrupts: %s\n", r->irq);
+	printf("memtype:    %s\n", r->memtype);
 	if (r->revision >= 0)
 		printf("revision:   %d\n", r->revision);
 	if (r->npeers >= 0) {
@@ -201,6 +206,7 @@ static void describe_open(struct ivshmem *dev, struct row *r, struct ivshmem_dev
 		.kind = ivshmem_can_ring(dev) ? "doorbell" : "plain",
 		.irq = ivshmem_vectors(dev) ? (b == IVSHMEM_BACKEND_HOST ? "eventfd" : "msix") :
 		       "none",
+		.memtype = ivshmem_memtype_name(ivshmem_memtype(dev)),
 		.size = ivshmem_size(dev), .id = ivshmem_id(dev),
 		.vectors = ivshmem_vectors(dev), .revision = -1, .npeers = -1,
 	};
