@@ -496,8 +496,26 @@ struct rate {
 struct copy_result {
 	uint64_t bytes;
 	struct rate to_map, from_map, plain;
+	const char *memtype;	/* what the mapping really got */
 	const char *skipped;
 };
+
+/*
+ * The memory type a mapping in @mode gets: a default (or write-back)
+ * request gets what the device can give, the others what they ask for or
+ * nothing (the driver refuses a silent change, sysfs has its files).
+ */
+static enum ivshmem_memtype mapped_type(struct ivshmem *dev, enum ivshmem_map_mode mode)
+{
+	switch (mode) {
+	case IVSHMEM_MAP_WC:
+		return IVSHMEM_MEM_WC;
+	case IVSHMEM_MAP_UC:
+		return IVSHMEM_MEM_UC_MINUS;
+	default:
+		return ivshmem_memtype(dev);
+	}
+}
 
 static void throughput(void *dst, const void *src, size_t len, uint64_t reps, uint64_t *t,
 		       struct rate *r)
@@ -534,6 +552,7 @@ static void copy_test(struct ivshmem *dev, const struct opts *o, uint64_t start,
 	}
 	len = (size_t)(o->size < size - start ? o->size : size - start);
 	r->bytes = len;
+	r->memtype = ivshmem_memtype_name(mapped_type(dev, o->mode));
 	ret = ivshmem_map(dev, start, len, o->mode, &map);
 	if (ret < 0)
 		tool_fail("%s: map %zu bytes at 0x%" PRIx64 ": %s", ivshmem_path(dev), len, start,
@@ -599,7 +618,8 @@ static void report(struct ivshmem *dev, const struct opts *o, const struct stats
 		}
 		if (o->memcpy && !cp->skipped) {
 			printf(", \"memcpy\": {\"bytes\": %" PRIu64 ", \"reps\": %" PRIu64
-			       ", \"cache\": \"%s\"", cp->bytes, o->reps, mode_names[o->mode]);
+			       ", \"cache\": \"%s\", \"memtype\": \"%s\"", cp->bytes, o->reps,
+			       mode_names[o->mode], cp->memtype);
 			print_rate_json("to_mapping", &cp->to_map);
 			print_rate_json("from_mapping", &cp->from_map);
 			print_rate_json("plain", &cp->plain);
@@ -619,14 +639,15 @@ static void report(struct ivshmem *dev, const struct opts *o, const struct stats
 	if (o->memcpy && cp->skipped) {
 		printf("memcpy: skipped: %s\n", cp->skipped);
 	} else if (o->memcpy) {
-		printf("memcpy, %s, %" PRIu64 " copies each (median, 99th percentile):\n",
-		       tool_human_size(cp->bytes, size, sizeof(size)), o->reps);
-		printf("  to the mapping    %10.1f MiB/s  %10.1f MiB/s\n", cp->to_map.p50,
-		       cp->to_map.p99);
-		printf("  from the mapping  %10.1f MiB/s  %10.1f MiB/s\n", cp->from_map.p50,
-		       cp->from_map.p99);
-		printf("  plain buffer      %10.1f MiB/s  %10.1f MiB/s\n", cp->plain.p50,
-		       cp->plain.p99);
+		/* The plain buffer is anonymous memory: write-back. */
+		printf("memcpy, %s, %" PRIu64 " copies each (median, 99th percentile, "
+		       "memory type):\n", tool_human_size(cp->bytes, size, sizeof(size)), o->reps);
+		printf("  to the mapping    %10.1f MiB/s  %10.1f MiB/s  %s\n", cp->to_map.p50,
+		       cp->to_map.p99, cp->memtype);
+		printf("  from the mapping  %10.1f MiB/s  %10.1f MiB/s  %s\n", cp->from_map.p50,
+		       cp->from_map.p99, cp->memtype);
+		printf("  plain buffer      %10.1f MiB/s  %10.1f MiB/s  %s\n", cp->plain.p50,
+		       cp->plain.p99, ivshmem_memtype_name(IVSHMEM_MEM_WB));
 	}
 }
 
