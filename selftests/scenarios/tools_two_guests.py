@@ -59,6 +59,8 @@ check_eq info_json_id "$(jnum "$line" id)" "$id"
 check_eq info_json_vectors "$(jnum "$line" vectors)" 4
 check_eq info_json_interrupts "$(jstr "$line" interrupts)" msix
 check_eq info_json_revision "$(jnum "$line" revision)" "$(cat $sys/revision)"
+check_eq info_json_memtype "$(jstr "$line" memtype)" write-back
+check_eq info_json_memtype_is_sysfs "$(jstr "$line" memtype)" "$(cat $sys/memtype)"
 pline=$(devline plain)
 echo "# $pline"
 pl=$(jstr "$pline" path)
@@ -67,12 +69,13 @@ check_eq info_json_plain_size "$(jnum "$pline" size)" 2097152
 check_eq info_json_plain_id "$(jnum "$pline" id)" null
 check_eq info_json_plain_vectors "$(jnum "$pline" vectors)" 0
 check_eq info_json_plain_interrupts "$(jstr "$pline" interrupts)" none
+check_eq info_json_plain_memtype "$(jstr "$pline" memtype)" write-back
 ivshmem-info > /tmp/info.txt
 check info_table_exits_0 test $? -eq 0
 diag /tmp/info.txt
-check info_table_has_header grep -q '^DEVICE .*PCI .*DRIVER .*KIND .*SIZE .*ID .*VECTORS .*INTERRUPTS' /tmp/info.txt
-check info_table_has_the_doorbell grep -Eq "^$db +$pci +ivshmem +doorbell +1 MiB +$id +4 +msix\$" /tmp/info.txt
-check info_table_has_the_plain_device grep -Eq "^$pl +[0-9a-f:.]+ +ivshmem +plain +2 MiB +- +0 +none\$" /tmp/info.txt
+check info_table_has_header grep -q '^DEVICE .*PCI .*DRIVER .*KIND .*SIZE .*ID .*VECTORS .*INTERRUPTS .*MEMTYPE$' /tmp/info.txt
+check info_table_has_the_doorbell grep -Eq "^$db +$pci +ivshmem +doorbell +1 MiB +$id +4 +msix +write-back\$" /tmp/info.txt
+check info_table_has_the_plain_device grep -Eq "^$pl +[0-9a-f:.]+ +ivshmem +plain +2 MiB +- +0 +none +write-back\$" /tmp/info.txt
 n=0
 for spec in "$db" "$pci" "${db#/dev/ivshmem}"; do
 	n=$((n + 1))
@@ -83,6 +86,7 @@ done
 ivshmem-info --device "$db" > /tmp/one.txt
 check_eq info_device_text_id "$(sed -n 's/^id: *//p' /tmp/one.txt)" "$id"
 check_eq info_device_text_driver "$(sed -n 's/^driver: *//p' /tmp/one.txt)" ivshmem
+check_eq info_device_text_memtype "$(sed -n 's/^memtype: *//p' /tmp/one.txt)" write-back
 check_eq info_lists_both_devices "$(ivshmem-info --json | grep -c '"path"')" 2
 check_eq info_env_device_is_the_only_one "$(IVSHMEM_DEVICE=$pl ivshmem-info --json | grep '"path"' | sed 's/.*"kind": "\([a-z]*\)".*/\1/')" plain
 ''')
