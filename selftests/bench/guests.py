@@ -17,7 +17,9 @@ uio_ivshmem.  Guest a initiates every round trip, guest b answers:
 
 Guest a also copies through the BAR2 mapping (write-back, write-combining,
 uncached through ivshmem.ko; resource2 and resource2_wc without a driver)
-against two anonymous buffers of the same size.
+against two anonymous buffers of the same size; each result names the
+memory type the mapping really had (memcpy.memtype), which scripts/bench
+shows in the copy rows.
 
 The interrupt round trips run p['rounds'] times, interleaved, so that a
 drift of the machine hits every path alike.  Every measurement is printed
