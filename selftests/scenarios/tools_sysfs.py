@@ -29,6 +29,7 @@ check_eq sysfs_info_driver "$(jstr "$line" driver)" ""
 check_eq sysfs_info_vectors "$(jnum "$line" vectors)" 0
 check_eq sysfs_info_interrupts "$(jstr "$line" interrupts)" none
 check_eq sysfs_info_size "$(jnum "$line" size)" 1048576
+check_eq sysfs_info_memtype "$(jstr "$line" memtype)" uncached-minus
 check sysfs_info_id_from_ivposition expr "$id" : '[0-9][0-9]*$'
 l2=$(ivshmem-info --json --device "$pci" | grep '"path"')
 check_eq sysfs_pci_address_opens_sysfs "$(jstr "$l2" backend):$(jnum "$l2" id)" "sysfs:$id"
@@ -37,6 +38,9 @@ ivshmem-info | diag /dev/stdin
     b.run(r'''
 dev=$(devpath doorbell)
 id=$(cat /sys/class/ivshmem/${dev#/dev/}/vm_id)
+check_eq char_info_memtype "$(jstr "$(devline doorbell)" memtype)" write-back
+ivshmem-info --device $dev > /tmp/one.txt
+check_eq char_info_text_memtype "$(sed -n 's/^memtype: *//p' /tmp/one.txt)" write-back
 ''')
     for g in (a, b):
         g.run('set -- $(hsync ids $id); ida=${1#a=}; idb=${2#b=}')
@@ -84,4 +88,14 @@ check bench_busy_poll_percentiles percentiles busy-poll /tmp/bench.txt
     a.run(r'''
 check sysfs_responder_exits_0 end_bg r
 check_eq sysfs_responder_served "$(jnum "$(cat /tmp/r.out)" served)" 110
+''')
+    # copies, once nothing else uses the memory: resource2 is uncached-minus
+    for g in (a, b):
+        g.run('hsync copies')
+    a.run(r'''
+ivshmem-bench --device $dev --size 64K --reps 2 > /tmp/copy.txt 2>&1
+check bench_copy_exits_0 test $? -eq 0
+diag /tmp/copy.txt
+check bench_copy_rows_say_uncached_minus grep -Eq '^  to the mapping +[0-9.]+ MiB/s +[0-9.]+ MiB/s +uncached-minus$' /tmp/copy.txt
+check_eq bench_copy_wc_says_write_combining "$(ivshmem-bench --device $dev --size 64K --reps 2 --cache wc --json | sed -n 's/.*"memtype": "\([a-z-]*\)".*/\1/p')" write-combining
 ''')
