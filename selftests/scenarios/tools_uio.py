@@ -29,6 +29,8 @@ check_eq uio_info_driver "$(jstr "$line" driver)" uio_ivshmem
 check_eq uio_info_vectors "$(jnum "$line" vectors)" 2
 check_eq uio_info_interrupts "$(jstr "$line" interrupts)" msix
 check_eq uio_info_size "$(jnum "$line" size)" 1048576
+check_eq uio_info_memtype "$(jstr "$line" memtype)" write-back
+check_eq uio_info_memtype_is_the_drivers "$(jstr "$line" memtype)" "$(cat /sys/bus/pci/devices/$pci/memtype)"
 check uio_info_id expr "$id" : '[0-9][0-9]*$'
 l2=$(ivshmem-info --json --device "$pci" | grep '"path"')
 check_eq uio_pci_address_opens_uio "$(jstr "$l2" path):$(jstr "$l2" backend):$(jnum "$l2" id)" "$dev:uio:$id"
@@ -100,4 +102,8 @@ check bench_busy_poll_percentiles percentiles busy-poll /tmp/bench.txt
     a.run(r'''
 check uio_responder_exits_0 end_bg r
 check_eq uio_responder_served "$(jnum "$(cat /tmp/r.out)" served)" 220
+ivshmem-bench --device $dev --size 64K --reps 2 > /tmp/copy.txt 2>&1
+check bench_copy_exits_0 test $? -eq 0
+diag /tmp/copy.txt
+check bench_copy_rows_say_write_back grep -Eq '^  to the mapping +[0-9.]+ MiB/s +[0-9.]+ MiB/s +write-back$' /tmp/copy.txt
 ''')
