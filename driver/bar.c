@@ -25,10 +25,6 @@
 #include "bar.h"
 #include "compat.h"
 
-/* What the warning suggests when BAR2 found no place above 4 GiB. */
-#define IVSHMEM_QEMU_FIX \
-	"give the guest a larger 64-bit PCI window (QEMU: -global i440FX-pcihost.pci-hole64-size=, or q35-pcihost for q35)"
-
 static bool move_bar = true;
 module_param(move_bar, bool, 0444);
 MODULE_PARM_DESC(move_bar,
@@ -149,28 +145,61 @@ static bool ivshmem_bus_has_high_window(struct pci_bus *bus)
 	return false;
 }
 
+/**
+ * struct ivshmem_why - why write-back could not be had, and the remedy.
+ * @why: the reason, for "... uncached-minus because @why".
+ * @fix: what to change, on the QEMU side where it lies there.
+ */
+struct ivshmem_why {
+	const char *why;
+	const char *fix;
+};
+
+static const struct ivshmem_why ivshmem_param_off = {
+	"module parameter move_bar is off",
+	"load the driver without move_bar=0",
+};
+
+static const struct ivshmem_why ivshmem_window_uncached = {
+	"the MTRRs make the 64-bit window uncached too",
+	"QEMU: boot the guest with SeaBIOS, whose MTRRs leave it write-back (OVMF's do not)",
+};
+
+static const struct ivshmem_why ivshmem_bar_32bit = {
+	"it is a 32-bit BAR",
+	"QEMU: use ivshmem-plain or ivshmem-doorbell, whose BAR2 is 64-bit",
+};
+
+static const struct ivshmem_why ivshmem_no_host_window = {
+	"the host bridge has no memory window above 4 GiB",
+	"QEMU: drop pci-hole64-size=0 or x-pci-hole64-fix=off from -global i440FX-pcihost (q35-pcihost on q35)",
+};
+
+static const struct ivshmem_why ivshmem_no_bridge_window = {
+	"its PCI bridge has no memory window above 4 GiB",
+	"QEMU: plug the device into the root bus, or give its bridge pref64-reserve=2G",
+};
+
+static const struct ivshmem_why ivshmem_no_room = {
+	"the memory window above 4 GiB has no room for it",
+	"QEMU: a larger -global i440FX-pcihost.pci-hole64-size= (q35-pcihost on q35; pref64-reserve= of a bridge)",
+};
+
 /*
  * Release BAR2 and have the PCI core assign it again, which tries above
  * 4 GiB first for a 64-bit BAR.  Memory decoding is off meanwhile, so the
  * device never answers at an address that is no longer its own; BAR0 and
  * the MSI-X table keep their addresses.  Without room anywhere, BAR2 goes
- * back where it was (the registers still hold that address).
+ * back where it was (the registers still hold that address); with room
+ * only below 4 GiB, the PCI core may give it another place there, which
+ * the MTRRs may or may not leave write-back.
  */
-static int ivshmem_move_shm(struct pci_dev *pdev, const char **why)
+static int ivshmem_move_shm(struct pci_dev *pdev)
 {
 	struct resource *res = &pdev->resource[IVSHMEM_BAR_SHM];
 	resource_size_t old = res->start, size = resource_size(res);
 	u16 cmd;
 	int ret;
-
-	if (!(res->flags & IORESOURCE_MEM_64)) {
-		*why = "it is a 32-bit BAR";
-		return -EOPNOTSUPP;
-	}
-	if (!ivshmem_bus_has_high_window(pdev->bus)) {
-		*why = "the PCI bus has no memory window above 4 GiB";
-		return -ENOSPC;
-	}
 
 	pci_read_config_word(pdev, PCI_COMMAND, &cmd);
 	pci_write_config_word(pdev, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
@@ -180,23 +209,10 @@ static int ivshmem_move_shm(struct pci_dev *pdev, const char **why)
 		res->start = old;
 		res->end = old + size - 1;
 		res->flags &= ~IORESOURCE_UNSET;
-		if (pci_claim_resource(pdev, IVSHMEM_BAR_SHM)) {
-			pci_write_config_word(pdev, PCI_COMMAND, cmd);
-			*why = "its old range was taken meanwhile";
-			return -EBUSY;
-		}
+		ret = pci_claim_resource(pdev, IVSHMEM_BAR_SHM);
 	}
 	pci_write_config_word(pdev, PCI_COMMAND, cmd);
-	if (ret) {
-		*why = "the memory window above 4 GiB has no room for it";
-		return ret;
-	}
-	if ((u64)res->start < SZ_4G)
-		*why = "the memory window above 4 GiB has no room for it";
-	else
-		pci_info(pdev, "shared memory moved from %pa to %pa, out of the range the MTRRs make uncached\n",
-			 &old, &res->start);
-	return 0;
+	return ret;
 }
 
 /**
@@ -205,16 +221,18 @@ static int ivshmem_move_shm(struct pci_dev *pdev, const char **why)
  * @memtype: set to what a write-back mapping of BAR2 gets
  *           (IVSHMEM_MEMTYPE_*).
  *
- * Moves BAR2 when the MTRRs leave its range uncached and the move_bar
- * parameter allows it.  Without write-back in the end, one warning says
- * why and what to change.
+ * Moves BAR2 above 4 GiB when the MTRRs leave its range uncached, it sits
+ * below 4 GiB, and the move_bar parameter allows it.  Without write-back
+ * in the end, one warning says why and what to change.
  *
- * Return: 0, or -EBUSY when BAR2 could neither move nor stay.
+ * Return: 0, or a negative errno when BAR2 lost its place (it was
+ * released, found no new one, and its old one was taken meanwhile).
  */
 int ivshmem_place_shm(struct pci_dev *pdev, u32 *memtype)
 {
 	struct resource *res = &pdev->resource[IVSHMEM_BAR_SHM];
-	const char *why = NULL;
+	const struct ivshmem_why *w;
+	resource_size_t old;
 	int ret;
 
 	*memtype = IVSHMEM_MEMTYPE_UNKNOWN;
@@ -225,17 +243,32 @@ int ivshmem_place_shm(struct pci_dev *pdev, u32 *memtype)
 		return 0;
 
 	if (!move_bar) {
-		why = "module parameter move_bar is off";
+		w = &ivshmem_param_off;
+	} else if ((u64)res->start >= SZ_4G) {
+		w = &ivshmem_window_uncached;
+	} else if (!(res->flags & IORESOURCE_MEM_64)) {
+		w = &ivshmem_bar_32bit;
+	} else if (!ivshmem_bus_has_high_window(pdev->bus)) {
+		w = pci_is_root_bus(pdev->bus) ? &ivshmem_no_host_window :
+						 &ivshmem_no_bridge_window;
 	} else {
-		ret = ivshmem_move_shm(pdev, &why);
-		if (ret == -EBUSY)
+		old = res->start;
+		ret = ivshmem_move_shm(pdev);
+		if (ret) {
+			pci_err(pdev, "shared memory lost its place: %d\n", ret);
 			return ret;
+		}
 		*memtype = ivshmem_wb_memtype(res->start, resource_size(res));
+		if (res->start != old)
+			pci_info(pdev, "shared memory moved from %pa to %pa%s\n",
+				 &old, &res->start,
+				 *memtype == IVSHMEM_MEMTYPE_WB ?
+				 ", out of the range the MTRRs make uncached" : "");
+		w = (u64)res->start < SZ_4G ? &ivshmem_no_room :
+					      &ivshmem_window_uncached;
 	}
 	if (*memtype == IVSHMEM_MEMTYPE_UC_MINUS)
 		pci_warn(pdev, "shared memory at %pR: write-back mappings will be uncached-minus because %s; %s\n",
-			 res, why ? why : "the MTRRs leave its new range uncached",
-			 move_bar ? IVSHMEM_QEMU_FIX :
-			 "load the driver without move_bar=0");
+			 res, w->why, w->fix);
 	return 0;
 }

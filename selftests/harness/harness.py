@@ -353,10 +353,12 @@ class Device:
 
 
 class Guest:
-    def __init__(self, scenario, name, append, modules, memory, cpus=1, machine='pc'):
+    def __init__(self, scenario, name, append, modules, memory, cpus=1, machine='pc',
+                 qemu=()):
         self.s = scenario
         self.name = name
         self.machine = machine
+        self.qemu_extra = list(qemu)
         self.append = append
         self.modules = modules
         self.memory = memory
@@ -487,6 +489,7 @@ class Guest:
         for mem in self.mems:
             cmd += ['-object', 'memory-backend-file,id=%s,share=on,mem-path=%s,size=%d'
                     % (mem.id, mem.path, mem.size)]
+        cmd += self.qemu_extra
         for dev in self.devices:
             cmd += dev.qemu_args()
         return cmd
@@ -571,12 +574,14 @@ class Scenario:
             self.mems[name] = SharedMem(self, name, size)
         return self.mems[name]
 
-    def guest(self, name, append='', modules=None, memory=256, cpus=1, machine='pc'):
+    def guest(self, name, append='', modules=None, memory=256, cpus=1, machine='pc',
+              qemu=()):
         """A guest; cpus > 1 boots it with that many CPUs, machine='q35'
-        on QEMU's q35 machine instead of pc (i440FX)."""
+        on QEMU's q35 machine instead of pc (i440FX); qemu= adds QEMU
+        arguments before the ivshmem devices (a bridge, a -global)."""
         if not re.fullmatch(r'[a-z][a-z0-9]*', name):
             raise HarnessError('guest names are lower-case words')
-        g = Guest(self, name, append, modules, memory, cpus, machine)
+        g = Guest(self, name, append, modules, memory, cpus, machine, qemu)
         self.guests.append(g)
         return g
 
