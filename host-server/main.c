@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -167,6 +168,10 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/*
+ * An unsigned number in @base (8 or 10); in base 10, hexadecimal after
+ * 0x is allowed too, but a leading zero does not make it octal.
+ */
 static bool parse_uint(const char *s, unsigned long max, int base, unsigned int *out)
 {
 	unsigned long v;
@@ -174,6 +179,12 @@ static bool parse_uint(const char *s, unsigned long max, int base, unsigned int 
 
 	if (*s < '0' || *s > '9')
 		return false;
+	if (base == 10 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	}
 	errno = 0;
 	v = strtoul(s, &end, base);
 	if (errno || *end || v > max)
@@ -240,12 +251,12 @@ static void parse_options(struct options *o, int argc, char **argv)
 				usage_error("invalid size '%s': must not be zero", optarg);
 			break;
 		case 'n':
-			if (!parse_uint(optarg, SERVER_MAX_VECTORS, 0, &o->vectors))
+			if (!parse_uint(optarg, SERVER_MAX_VECTORS, 10, &o->vectors))
 				usage_error("invalid number of vectors '%s': 0 to %u", optarg,
 					    SERVER_MAX_VECTORS);
 			break;
 		case OPT_MAX_PEERS:
-			if (!parse_uint(optarg, SERVER_MAX_PEERS, 0, &o->max_peers) || !o->max_peers)
+			if (!parse_uint(optarg, SERVER_MAX_PEERS, 10, &o->max_peers) || !o->max_peers)
 				usage_error("invalid number of peers '%s': 1 to %u", optarg,
 					    SERVER_MAX_PEERS);
 			o->max_peers_given = true;
@@ -352,6 +363,9 @@ static int daemon_start(void)
 	}
 	close(pipefd[0]);
 	setsid();
+	/* Do not keep the directory we were started in busy (or mounted). */
+	if (chdir("/") < 0)
+		log_warn("cannot change to /: %s", strerror(errno));
 	return pipefd[1];
 }
 
@@ -371,23 +385,83 @@ static void daemon_ready(int fd)
 	close(fd);
 }
 
-static int pidfile_write(const char *path)
+/*
+ * The PID file is opened without following a symlink (a link planted in a
+ * shared directory must not make us write elsewhere) and locked for as
+ * long as the server runs: a second server given the same file refuses
+ * to start instead of taking it over.  The lock is taken before anything
+ * else is set up, and the PID written once it is known (after the fork).
+ */
+static int pidfile_lock(const char *path)
 {
 	char buf[32];
-	int fd, len;
+	ssize_t n;
+	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		log_err("cannot write pidfile %s: %s", path, strerror(errno));
+		if (errno == ELOOP)
+			log_err("cannot open pidfile %s: it is a symbolic link", path);
+		else
+			log_err("cannot open pidfile %s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno == EWOULDBLOCK) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_err("pidfile %s is locked: another server%s%s%s runs with it", path,
+			*buf ? " (PID " : "", buf, *buf ? ")" : "");
+	} else {
+		log_err("cannot lock pidfile %s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return -1;
+}
+
+static int pidfile_write(int fd, const char *path)
+{
+	char buf[32];
+	int len;
+
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)len) != len || close(fd) < 0) {
+	errno = 0;
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
 		log_err("cannot write pidfile %s: %s", path, strerror(errno ? errno : EIO));
-		unlink(path);
 		return -1;
 	}
 	return 0;
+}
+
+/* Remove the PID file while still holding its lock, then drop the lock. */
+static void pidfile_remove(int fd, const char *path)
+{
+	if (fd < 0)
+		return;
+	unlink(path);
+	close(fd);
+}
+
+/*
+ * A daemon works in /, so relative paths it keeps using (socket and PID
+ * file, removed on shutdown) are made absolute first.  Return: the path
+ * to use (allocated when changed, stored in *@owned), or NULL.
+ */
+static const char *absolute_path(const char *path, char **owned)
+{
+	char cwd[PATH_MAX];
+
+	*owned = NULL;
+	if (path[0] == '/')
+		return path;
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(owned, "%s/%s", cwd, path) < 0) {
+		log_err("cannot make %s an absolute path: %s", path, strerror(errno));
+		*owned = NULL;
+		return NULL;
+	}
+	return *owned;
 }
 
 int main(int argc, char **argv)
@@ -403,8 +477,8 @@ int main(int argc, char **argv)
 	struct server_config cfg;
 	struct signalfd_siginfo si;
 	struct server *srv = NULL;
-	bool pidfile = false;
-	int ready = -1, sigfd = -1, ret;
+	char *pid_abs = NULL, *sock_abs = NULL;
+	int ready = -1, sigfd = -1, pidfd = -1, ret;
 	unsigned long long fit;
 	sigset_t mask;
 
@@ -435,8 +509,20 @@ int main(int argc, char **argv)
 		log_debug("open-file limit allows %llu of %u peers with %u vectors each",
 			  fit, o.max_peers, o.vectors);
 
+	if (!o.foreground) {
+		o.pidfile = absolute_path(o.pidfile, &pid_abs);
+		o.listener.path = absolute_path(o.listener.path, &sock_abs);
+		if (!o.pidfile || !o.listener.path)
+			goto err_paths;
+	}
+	/* First, so that a second server on the same PID file touches nothing. */
+	if (!o.foreground || o.pidfile_given) {
+		pidfd = pidfile_lock(o.pidfile);
+		if (pidfd < 0)
+			goto err_paths;
+	}
 	if (shm_setup(&o.shm) < 0)
-		return 1;
+		goto err_pidfile;
 	if (listener_setup(&o.listener) < 0)
 		goto err_shm;
 	if (!o.foreground) {
@@ -444,15 +530,12 @@ int main(int argc, char **argv)
 		if (ready < 0)
 			goto err_listener;
 	}
-	if (!o.foreground || o.pidfile_given) {
-		if (pidfile_write(o.pidfile) < 0)
-			goto err_listener;
-		pidfile = true;
-	}
+	if (pidfd >= 0 && pidfile_write(pidfd, o.pidfile) < 0)
+		goto err_listener;
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0) {
 		log_err("cannot watch signals: %s", strerror(errno));
-		goto err_pidfile;
+		goto err_listener;
 	}
 	cfg = (struct server_config) {
 		.listen_fd = o.listener.fd,
@@ -465,7 +548,7 @@ int main(int argc, char **argv)
 	srv = server_new(&cfg);
 	if (!srv) {
 		log_err("cannot start serving: %s", strerror(errno));
-		goto err_pidfile;
+		goto err_listener;
 	}
 	log_debug("serving %" PRIu64 " bytes of shared memory and %u vectors per peer on %s",
 		  o.shm.size, o.vectors, o.listener.activated ? "the activated socket" :
@@ -483,18 +566,21 @@ int main(int argc, char **argv)
 	close(sigfd);
 	listener_teardown(&o.listener);
 	shm_teardown(&o.shm, !o.keep_shm);
-	if (pidfile)
-		unlink(o.pidfile);
+	pidfile_remove(pidfd, o.pidfile);
+	free(pid_abs);
+	free(sock_abs);
 	return ret < 0 ? 1 : 0;
 
-err_pidfile:
+err_listener:
 	if (sigfd >= 0)
 		close(sigfd);
-	if (pidfile)
-		unlink(o.pidfile);
-err_listener:
 	listener_teardown(&o.listener);
 err_shm:
 	shm_teardown(&o.shm, o.shm.created);
+err_pidfile:
+	pidfile_remove(pidfd, o.pidfile);
+err_paths:
+	free(pid_abs);
+	free(sock_abs);
 	return 1;
 }

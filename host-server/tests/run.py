@@ -979,6 +979,109 @@ def daemon_mode(tmp):
 
 
 @test
+def pidfile_safety(tmp):
+    """the PID file: no symlink is followed, and a second server on it is refused"""
+    target = os.path.join(tmp, 'target')
+    with open(target, 'w') as f:
+        f.write('precious\n')
+    link = os.path.join(tmp, 'link.pid')
+    os.symlink(target, link)
+    name = unique('pidlink')
+    p = run_server(tmp, [ASAN, '-F', '-S', os.path.join(tmp, 'l.sock'), '-M', name, '-p', link])
+    one_line_error(p, 1, ['pidfile', link, 'symbolic link'])
+    check(open(target).read() == 'precious\n', 'the PID was written through a symlink')
+    check(os.path.islink(link), 'the symlink was replaced')
+    check(not shm_exists(name), 'shared memory left behind')
+    # A second server given the same PID file (and another socket) is refused,
+    # and leaves the first one's files alone.
+    pid = os.path.join(tmp, 'one.pid')
+    srv = Server(tmp, args=['-p', pid])
+    try:
+        other = os.path.join(tmp, 'other.sock')
+        name = unique('second')
+        p = run_server(tmp, [ASAN, '-F', '-S', other, '-M', name, '-p', pid])
+        one_line_error(p, 1, ['pidfile', pid, 'another server', str(srv.pid)])
+        check(open(pid).read().strip() == str(srv.pid), 'the first server\'s PID file changed')
+        check(not os.path.exists(other) and not shm_exists(name), 'the second server left files')
+        a = srv.peer().handshake()
+        a.close()
+    finally:
+        srv.stop()
+    check(not os.path.exists(pid), 'pidfile left behind')
+
+
+@test
+def daemon_leaves_start_directory(tmp):
+    """a daemon works in /, relative socket and PID file paths still work"""
+    work = os.path.join(tmp, 'start')
+    os.mkdir(work)
+    name = unique('cwd')
+    p = run_server(tmp, [ASAN, '-S', 'd.sock', '-M', name, '-p', 'd.pid'], preexec=lambda: os.chdir(work))
+    check(p.returncode == 0 and p.stderr == '', 'start: %d %r' % (p.returncode, p.stderr))
+    dpid = int(open(os.path.join(work, 'd.pid')).read())
+    try:
+        check(os.readlink('/proc/%d/cwd' % dpid) == '/',
+              'the daemon works in %s' % os.readlink('/proc/%d/cwd' % dpid))
+        Peer(os.path.join(work, 'd.sock'), 1).handshake().close()
+    finally:
+        os.kill(dpid, signal.SIGTERM)
+    wait_until(lambda: not os.path.exists('/proc/%d' % dpid) or
+               open('/proc/%d/stat' % dpid).read().split()[2] == 'Z', what='daemon exit')
+    check_sanitizers(os.path.join(tmp, 'asan'))
+    check(os.listdir(work) == [], 'files left in the start directory: %r' % os.listdir(work))
+
+
+@test
+def existing_memory_of_others(tmp):
+    """an existing object owned by another user, or writable by others, is refused"""
+    sock = os.path.join(tmp, 'o.sock')
+    for uid, mode, words in ((65534, 0o600, ['belongs to user 65534']),
+                             (os.geteuid(), 0o666, ['others can write', '0666']),
+                             (os.geteuid(), 0o620, ['others can write', '0620'])):
+        if uid != os.geteuid() and os.geteuid() != 0:
+            continue
+        name = unique('foreign')
+        path = '/dev/shm/' + name
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        os.ftruncate(fd, 1 << 20)
+        os.fchmod(fd, mode)
+        if uid != os.geteuid():
+            os.fchown(fd, uid, -1)
+        os.close(fd)
+        try:
+            p = run_server(tmp, [ASAN, '-F', '-S', sock, '-M', name])
+            one_line_error(p, 1, ['shared memory', name, 'refusing'] + words)
+            check(os.path.exists(path), 'the object was removed')
+            check(not os.path.exists(sock), 'socket left behind')
+        finally:
+            os.unlink(path)
+
+
+@test
+def numbers_are_decimal(tmp):
+    """-n and --max-peers: a leading zero is decimal, 0x hexadecimal"""
+    srv = Server(tmp, vectors='010', args=['--max-peers', '0x2'])
+    try:
+        a = Peer(srv.sock, 10).handshake()
+        check(len(a.own) == 10, '-n 010 gave %d vectors' % len(a.own))
+        b = Peer(srv.sock, 10).handshake()
+        x = Peer(srv.sock, 10)
+        try:
+            x.handshake(timeout=5)
+            raise Failure('--max-peers 0x2 let a third peer in')
+        except EOFError:
+            pass
+        x.close()
+        a.close()
+        b.close()
+    finally:
+        srv.stop()
+    p = run_server(tmp, [ASAN, '-F', '-S', os.path.join(tmp, 'n.sock'), '-M', unique('n'),
+                         '-n', '0x'])
+    one_line_error(p, 2, ['vectors'])
+
+
+@test
 def live_and_stale_sockets(tmp):
     """a live server's socket is refused, a stale one replaced"""
     srv = Server(tmp)
