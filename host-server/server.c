@@ -60,9 +60,6 @@
 #include "server.h"
 #include "wire.h"
 
-#define PROTOCOL_VERSION	0
-#define SHM_MESSAGE		(-1)
-
 #define EVENT_BATCH		256
 #define ACCEPT_BATCH		64
 /* How often stalled peers and a paused listening socket are looked at. */
@@ -574,9 +571,9 @@ static void peer_add(struct server *srv, int sock)
 	peer_link(srv, p);
 	log_debug("peer %d: connected (%u peers)", id, srv->npeers);
 
-	queue_push(srv, p, PROTOCOL_VERSION, NULL);
+	queue_push(srv, p, IVSHMEM_WIRE_VERSION, NULL);
 	queue_push(srv, p, id, NULL);
-	queue_push(srv, p, SHM_MESSAGE, srv->shm);
+	queue_push(srv, p, IVSHMEM_WIRE_SHM, srv->shm);
 	for_each_peer(srv, other) {
 		struct peer *o = srv->peers[other];
 

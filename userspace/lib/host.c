@@ -245,7 +245,7 @@ static int host_greeting(struct host_dev *h)
 	ret = host_recv_plain(h, deadline, &value);
 	if (ret < 0)
 		return ret;
-	if (value != 0)
+	if (value != IVSHMEM_WIRE_VERSION)
 		return -EPROTO;		/* a protocol version we do not know */
 	ret = host_recv_plain(h, deadline, &value);
 	if (ret < 0)
@@ -256,7 +256,7 @@ static int host_greeting(struct host_dev *h)
 	ret = host_recv(h, (int)(deadline - now_ms()), &value, &fd);
 	if (ret < 0)
 		return ret == -ECONNRESET ? -EPROTO : ret;
-	if (value != -1 || fd < 0) {
+	if (value != IVSHMEM_WIRE_SHM || fd < 0) {
 		if (fd >= 0)
 			close(fd);
 		return -EPROTO;
