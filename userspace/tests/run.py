@@ -625,6 +625,53 @@ def test_tools(srvbin, work, installed):
         srv.stop()
 
 
+def test_tool_input(srvbin, work):
+    """Numbers are decimal or 0x (never octal); --raw never goes to a terminal."""
+    import pty
+    srv = Server(srvbin, work, 'input', vectors=1, size='4K')
+    spec = srv.spec
+    try:
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--write'],
+                           input=b'0123456789abcdef')
+        tap.ok(rc == 0, 'ivshmem-dump --write a known pattern', err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '-o', '010', '-l', '1'])
+        tap.ok(rc == 0 and out.startswith('0000000a  61'),
+               'ivshmem-dump -o 010 starts at byte 10, not 8', out + err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '-o', '0x10', '-l', '0020'])
+        tap.ok(rc == 0 and out.splitlines()[-1] == '00000024',
+               'ivshmem-dump: 0x10 is hexadecimal, 0020 decimal', out + err)
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', '010'])
+        tap.ok(rc == 1 and one_line(err) and 'ring peer 10 ' in err,
+               'ivshmem-ring --peer 010 rings peer 10, not 8', err)
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', '0x'])
+        tap.ok(rc == 2 and one_line(err), 'ivshmem-ring --peer 0x: exit 2', err)
+
+        # --raw on a terminal: refused before anything is written to it.
+        run([tool('ivshmem-dump'), '-d', spec, '--write'], input=b'\x1b]0;owned\x07\x1b[2J')
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.run([tool('ivshmem-dump'), '-d', spec, '--raw', '-l', '16'],
+                               stdout=slave, stderr=subprocess.PIPE, env=ENV, timeout=30)
+            os.set_blocking(master, False)
+            try:
+                shown = os.read(master, 4096)
+            except (BlockingIOError, OSError):
+                shown = b''
+        finally:
+            os.close(master)
+            os.close(slave)
+        err = p.stderr.decode(errors='replace')
+        note_sanitizer('ivshmem-dump --raw on a terminal', err)
+        tap.ok(p.returncode == 2 and one_line(err) and 'terminal' in err and b'\x1b' not in shown,
+               'ivshmem-dump --raw to a terminal: refused, exit 2, nothing written',
+               'rc %d, %r, terminal got %r' % (p.returncode, err, shown))
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--raw', '-l', '4'])
+        tap.ok(rc == 0 and out == '\x1b]0;', 'ivshmem-dump --raw to a pipe: the bytes as they are',
+               repr(out) + err)
+    finally:
+        srv.stop()
+
+
 def run_example(exe, spec, name, env=None):
     recv = start([exe, spec], env=env)
     line = read_line(recv.stdout, 20)
@@ -660,6 +707,7 @@ def main():
         if srvbin:
             test_library(srvbin, work)
             test_tools(srvbin, work, installed)
+            test_tool_input(srvbin, work)
         else:
             for name in ('library: two host peers', 'library: the server dies',
                          'tools against the server', 'the documented example'):
