@@ -37,6 +37,9 @@
 #define DEFAULT_SIZE		(4ULL << 20)
 #define DEFAULT_VECTORS		1
 #define DEFAULT_STALL_S		30
+/* IDs per second that may become held, after a burst: see server.rst. */
+#define DEFAULT_CHURN_RATE	10
+#define DEFAULT_CHURN_BURST	1000
 /* Sizes are rounded up to a power of two, which must fit in off_t. */
 #define MAX_SIZE		(1ULL << 62)
 /* Descriptors the server needs besides its peers'. */
@@ -56,6 +59,7 @@ struct options {
 	unsigned int max_peers;
 	bool max_peers_given;
 	unsigned int stall_timeout_s;
+	unsigned int churn_rate, churn_burst;
 	struct shm shm;
 	struct listener listener;
 };
@@ -67,6 +71,7 @@ enum {
 	OPT_SOCKET_GROUP,
 	OPT_KEEP_SHM,
 	OPT_STALL_TIMEOUT,
+	OPT_CHURN_LIMIT,
 	OPT_VERSION,
 };
 
@@ -86,6 +91,7 @@ static const struct option long_options[] = {
 	{ "socket-group",	required_argument,	NULL, OPT_SOCKET_GROUP },
 	{ "keep-shm",		no_argument,		NULL, OPT_KEEP_SHM },
 	{ "stall-timeout",	required_argument,	NULL, OPT_STALL_TIMEOUT },
+	{ "churn-limit",	required_argument,	NULL, OPT_CHURN_LIMIT },
 	{ "version",		no_argument,		NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
@@ -110,13 +116,14 @@ static void usage(void)
 	       "      --socket-mode=MODE   socket file permissions, octal (e.g. 0660)\n"
 	       "      --socket-group=GROUP socket file group\n"
 	       "      --keep-shm           keep the POSIX object on shutdown\n"
-	       "      --stall-timeout=SEC  drop peers that stop reading (default %u, 0: never)\n"
+	       "      --stall-timeout=SEC  drop peers that lag this long (default %u, 0: never)\n"
+	       "      --churn-limit=N[:B]  IDs per second peers may churn (default %u:%u)\n"
 	       "  -h, --help               show this help\n"
 	       "      --version            show the version\n"
 	       "\n"
 	       "LISTEN_FDS/LISTEN_PID (systemd socket activation) replace --socket.\n",
 	       SERVER_MAX_VECTORS, DEFAULT_VECTORS, SERVER_MAX_PEERS, SERVER_MAX_PEERS,
-	       DEFAULT_STALL_S);
+	       DEFAULT_STALL_S, DEFAULT_CHURN_RATE, DEFAULT_CHURN_BURST);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -276,6 +283,23 @@ static void parse_options(struct options *o, int argc, char **argv)
 			if (!parse_uint(optarg, 86400, 10, &o->stall_timeout_s))
 				usage_error("invalid stall timeout '%s': 0 to 86400 seconds", optarg);
 			break;
+		case OPT_CHURN_LIMIT: {
+			char rate[16];
+			const char *colon = strchr(optarg, ':');
+			size_t len = colon ? (size_t)(colon - optarg) : strlen(optarg);
+
+			if (len >= sizeof(rate))
+				len = sizeof(rate) - 1;
+			memcpy(rate, optarg, len);
+			rate[len] = '\0';
+			if (!parse_uint(rate, 1000000, 10, &o->churn_rate) ||
+			    (colon && (!parse_uint(colon + 1, SERVER_MAX_PEERS, 10, &o->churn_burst) ||
+				       !o->churn_burst)))
+				usage_error("invalid churn limit '%s': IDs per second (0: no limit), "
+					    "optionally ':' and a burst of 1 to %u", optarg,
+					    SERVER_MAX_PEERS);
+			break;
+		}
 		case ':':
 			usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
@@ -471,6 +495,8 @@ int main(int argc, char **argv)
 		.vectors = DEFAULT_VECTORS,
 		.max_peers = SERVER_MAX_PEERS,
 		.stall_timeout_s = DEFAULT_STALL_S,
+		.churn_rate = DEFAULT_CHURN_RATE,
+		.churn_burst = DEFAULT_CHURN_BURST,
 		.shm = { .kind = SHM_POSIX, .name = DEFAULT_SHM, .size = DEFAULT_SIZE },
 		.listener = { .path = DEFAULT_SOCKET, .mode = (mode_t)-1, .gid = (gid_t)-1 },
 	};
@@ -544,6 +570,8 @@ int main(int argc, char **argv)
 		.vectors = o.vectors,
 		.max_peers = o.max_peers,
 		.stall_timeout_ms = o.stall_timeout_s * 1000,
+		.churn_rate = o.churn_rate,
+		.churn_burst = o.churn_burst,
 	};
 	srv = server_new(&cfg);
 	if (!srv) {
