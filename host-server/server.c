@@ -32,12 +32,18 @@
  *
  * New peers get the lowest ID that is neither in use nor held, so a peer
  * that needs ID 0 (a QEMU device with master=on) gets it back once every
- * peer that saw it leave has left too.  Only when every free ID is held
- * is the lowest free one reused anyway, with a warning.  Without vectors
+ * peer that saw it leave has left too.  A held ID is never given out:
+ * when every free ID is held, newcomers are refused, and the rate at which
+ * IDs may become held is limited (churn_rate), so that neither tools nor
+ * a misbehaving client can make a watching QEMU crash.  Without vectors
  * nothing is announced, and no ID is ever held.
  *
- * Peers that fail (a send error, a full queue, a socket that stays full
- * too long) are only marked dead while events are handled, and dropped
+ * A departed peer's announcement that has not started to go out is taken
+ * back rather than followed by its departure, so queues keep at most one
+ * departed peer's eventfds open each.
+ *
+ * Peers that fail (a send error, a full queue, lagging too long behind
+ * what they were sent) are only marked dead while events are handled, and dropped
  * once the batch of events is done; dropping one queues notices to the
  * others, which may mark more of them dead, and so on until none is left.
  */
@@ -843,7 +849,8 @@ static void server_tick(struct server *srv)
 			p->mark_ms = 0;
 			continue;
 		}
-		if (!p->mark_ms || p->sent - behind >= p->mark_sent) {
+		/* A message partly out counts as unread: read can lag sent by one. */
+		if (!p->mark_ms || (p->sent >= behind && p->sent - behind >= p->mark_sent)) {
 			p->mark_ms = now;
 			p->mark_sent = p->sent;
 			continue;
