@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -36,6 +37,9 @@
 #define DEFAULT_SIZE		(4ULL << 20)
 #define DEFAULT_VECTORS		1
 #define DEFAULT_STALL_S		30
+/* IDs per second that may become held, after a burst: see server.rst. */
+#define DEFAULT_CHURN_RATE	10
+#define DEFAULT_CHURN_BURST	1000
 /* Sizes are rounded up to a power of two, which must fit in off_t. */
 #define MAX_SIZE		(1ULL << 62)
 /* Descriptors the server needs besides its peers'. */
@@ -55,6 +59,7 @@ struct options {
 	unsigned int max_peers;
 	bool max_peers_given;
 	unsigned int stall_timeout_s;
+	unsigned int churn_rate, churn_burst;
 	struct shm shm;
 	struct listener listener;
 };
@@ -66,6 +71,7 @@ enum {
 	OPT_SOCKET_GROUP,
 	OPT_KEEP_SHM,
 	OPT_STALL_TIMEOUT,
+	OPT_CHURN_LIMIT,
 	OPT_VERSION,
 };
 
@@ -85,6 +91,7 @@ static const struct option long_options[] = {
 	{ "socket-group",	required_argument,	NULL, OPT_SOCKET_GROUP },
 	{ "keep-shm",		no_argument,		NULL, OPT_KEEP_SHM },
 	{ "stall-timeout",	required_argument,	NULL, OPT_STALL_TIMEOUT },
+	{ "churn-limit",	required_argument,	NULL, OPT_CHURN_LIMIT },
 	{ "version",		no_argument,		NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
@@ -109,13 +116,14 @@ static void usage(void)
 	       "      --socket-mode=MODE   socket file permissions, octal (e.g. 0660)\n"
 	       "      --socket-group=GROUP socket file group\n"
 	       "      --keep-shm           keep the POSIX object on shutdown\n"
-	       "      --stall-timeout=SEC  drop peers that stop reading (default %u, 0: never)\n"
+	       "      --stall-timeout=SEC  drop peers that lag this long (default %u, 0: never)\n"
+	       "      --churn-limit=N[:B]  IDs per second peers may churn (default %u:%u)\n"
 	       "  -h, --help               show this help\n"
 	       "      --version            show the version\n"
 	       "\n"
 	       "LISTEN_FDS/LISTEN_PID (systemd socket activation) replace --socket.\n",
 	       SERVER_MAX_VECTORS, DEFAULT_VECTORS, SERVER_MAX_PEERS, SERVER_MAX_PEERS,
-	       DEFAULT_STALL_S);
+	       DEFAULT_STALL_S, DEFAULT_CHURN_RATE, DEFAULT_CHURN_BURST);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -167,6 +175,10 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/*
+ * An unsigned number in @base (8 or 10); in base 10, hexadecimal after
+ * 0x is allowed too, but a leading zero does not make it octal.
+ */
 static bool parse_uint(const char *s, unsigned long max, int base, unsigned int *out)
 {
 	unsigned long v;
@@ -174,6 +186,12 @@ static bool parse_uint(const char *s, unsigned long max, int base, unsigned int 
 
 	if (*s < '0' || *s > '9')
 		return false;
+	if (base == 10 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	}
 	errno = 0;
 	v = strtoul(s, &end, base);
 	if (errno || *end || v > max)
@@ -240,12 +258,12 @@ static void parse_options(struct options *o, int argc, char **argv)
 				usage_error("invalid size '%s': must not be zero", optarg);
 			break;
 		case 'n':
-			if (!parse_uint(optarg, SERVER_MAX_VECTORS, 0, &o->vectors))
+			if (!parse_uint(optarg, SERVER_MAX_VECTORS, 10, &o->vectors))
 				usage_error("invalid number of vectors '%s': 0 to %u", optarg,
 					    SERVER_MAX_VECTORS);
 			break;
 		case OPT_MAX_PEERS:
-			if (!parse_uint(optarg, SERVER_MAX_PEERS, 0, &o->max_peers) || !o->max_peers)
+			if (!parse_uint(optarg, SERVER_MAX_PEERS, 10, &o->max_peers) || !o->max_peers)
 				usage_error("invalid number of peers '%s': 1 to %u", optarg,
 					    SERVER_MAX_PEERS);
 			o->max_peers_given = true;
@@ -265,6 +283,23 @@ static void parse_options(struct options *o, int argc, char **argv)
 			if (!parse_uint(optarg, 86400, 10, &o->stall_timeout_s))
 				usage_error("invalid stall timeout '%s': 0 to 86400 seconds", optarg);
 			break;
+		case OPT_CHURN_LIMIT: {
+			char rate[16];
+			const char *colon = strchr(optarg, ':');
+			size_t len = colon ? (size_t)(colon - optarg) : strlen(optarg);
+
+			if (len >= sizeof(rate))
+				len = sizeof(rate) - 1;
+			memcpy(rate, optarg, len);
+			rate[len] = '\0';
+			if (!parse_uint(rate, 1000000, 10, &o->churn_rate) ||
+			    (colon && (!parse_uint(colon + 1, SERVER_MAX_PEERS, 10, &o->churn_burst) ||
+				       !o->churn_burst)))
+				usage_error("invalid churn limit '%s': IDs per second (0: no limit), "
+					    "optionally ':' and a burst of 1 to %u", optarg,
+					    SERVER_MAX_PEERS);
+			break;
+		}
 		case ':':
 			usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
@@ -352,6 +387,9 @@ static int daemon_start(void)
 	}
 	close(pipefd[0]);
 	setsid();
+	/* Do not keep the directory we were started in busy (or mounted). */
+	if (chdir("/") < 0)
+		log_warn("cannot change to /: %s", strerror(errno));
 	return pipefd[1];
 }
 
@@ -371,23 +409,83 @@ static void daemon_ready(int fd)
 	close(fd);
 }
 
-static int pidfile_write(const char *path)
+/*
+ * The PID file is opened without following a symlink (a link planted in a
+ * shared directory must not make us write elsewhere) and locked for as
+ * long as the server runs: a second server given the same file refuses
+ * to start instead of taking it over.  The lock is taken before anything
+ * else is set up, and the PID written once it is known (after the fork).
+ */
+static int pidfile_lock(const char *path)
 {
 	char buf[32];
-	int fd, len;
+	ssize_t n;
+	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		log_err("cannot write pidfile %s: %s", path, strerror(errno));
+		if (errno == ELOOP)
+			log_err("cannot open pidfile %s: it is a symbolic link", path);
+		else
+			log_err("cannot open pidfile %s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno == EWOULDBLOCK) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_err("pidfile %s is locked: another server%s%s%s runs with it", path,
+			*buf ? " (PID " : "", buf, *buf ? ")" : "");
+	} else {
+		log_err("cannot lock pidfile %s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return -1;
+}
+
+static int pidfile_write(int fd, const char *path)
+{
+	char buf[32];
+	int len;
+
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)len) != len || close(fd) < 0) {
+	errno = 0;
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
 		log_err("cannot write pidfile %s: %s", path, strerror(errno ? errno : EIO));
-		unlink(path);
 		return -1;
 	}
 	return 0;
+}
+
+/* Remove the PID file while still holding its lock, then drop the lock. */
+static void pidfile_remove(int fd, const char *path)
+{
+	if (fd < 0)
+		return;
+	unlink(path);
+	close(fd);
+}
+
+/*
+ * A daemon works in /, so relative paths it keeps using (socket and PID
+ * file, removed on shutdown) are made absolute first.  Return: the path
+ * to use (allocated when changed, stored in *@owned), or NULL.
+ */
+static const char *absolute_path(const char *path, char **owned)
+{
+	char cwd[PATH_MAX];
+
+	*owned = NULL;
+	if (path[0] == '/')
+		return path;
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(owned, "%s/%s", cwd, path) < 0) {
+		log_err("cannot make %s an absolute path: %s", path, strerror(errno));
+		*owned = NULL;
+		return NULL;
+	}
+	return *owned;
 }
 
 int main(int argc, char **argv)
@@ -397,14 +495,16 @@ int main(int argc, char **argv)
 		.vectors = DEFAULT_VECTORS,
 		.max_peers = SERVER_MAX_PEERS,
 		.stall_timeout_s = DEFAULT_STALL_S,
+		.churn_rate = DEFAULT_CHURN_RATE,
+		.churn_burst = DEFAULT_CHURN_BURST,
 		.shm = { .kind = SHM_POSIX, .name = DEFAULT_SHM, .size = DEFAULT_SIZE },
 		.listener = { .path = DEFAULT_SOCKET, .mode = (mode_t)-1, .gid = (gid_t)-1 },
 	};
 	struct server_config cfg;
 	struct signalfd_siginfo si;
 	struct server *srv = NULL;
-	bool pidfile = false;
-	int ready = -1, sigfd = -1, ret;
+	char *pid_abs = NULL, *sock_abs = NULL;
+	int ready = -1, sigfd = -1, pidfd = -1, ret;
 	unsigned long long fit;
 	sigset_t mask;
 
@@ -435,8 +535,20 @@ int main(int argc, char **argv)
 		log_debug("open-file limit allows %llu of %u peers with %u vectors each",
 			  fit, o.max_peers, o.vectors);
 
+	if (!o.foreground) {
+		o.pidfile = absolute_path(o.pidfile, &pid_abs);
+		o.listener.path = absolute_path(o.listener.path, &sock_abs);
+		if (!o.pidfile || !o.listener.path)
+			goto err_paths;
+	}
+	/* First, so that a second server on the same PID file touches nothing. */
+	if (!o.foreground || o.pidfile_given) {
+		pidfd = pidfile_lock(o.pidfile);
+		if (pidfd < 0)
+			goto err_paths;
+	}
 	if (shm_setup(&o.shm) < 0)
-		return 1;
+		goto err_pidfile;
 	if (listener_setup(&o.listener) < 0)
 		goto err_shm;
 	if (!o.foreground) {
@@ -444,15 +556,12 @@ int main(int argc, char **argv)
 		if (ready < 0)
 			goto err_listener;
 	}
-	if (!o.foreground || o.pidfile_given) {
-		if (pidfile_write(o.pidfile) < 0)
-			goto err_listener;
-		pidfile = true;
-	}
+	if (pidfd >= 0 && pidfile_write(pidfd, o.pidfile) < 0)
+		goto err_listener;
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sigfd < 0) {
 		log_err("cannot watch signals: %s", strerror(errno));
-		goto err_pidfile;
+		goto err_listener;
 	}
 	cfg = (struct server_config) {
 		.listen_fd = o.listener.fd,
@@ -461,11 +570,13 @@ int main(int argc, char **argv)
 		.vectors = o.vectors,
 		.max_peers = o.max_peers,
 		.stall_timeout_ms = o.stall_timeout_s * 1000,
+		.churn_rate = o.churn_rate,
+		.churn_burst = o.churn_burst,
 	};
 	srv = server_new(&cfg);
 	if (!srv) {
 		log_err("cannot start serving: %s", strerror(errno));
-		goto err_pidfile;
+		goto err_listener;
 	}
 	log_debug("serving %" PRIu64 " bytes of shared memory and %u vectors per peer on %s",
 		  o.shm.size, o.vectors, o.listener.activated ? "the activated socket" :
@@ -483,18 +594,21 @@ int main(int argc, char **argv)
 	close(sigfd);
 	listener_teardown(&o.listener);
 	shm_teardown(&o.shm, !o.keep_shm);
-	if (pidfile)
-		unlink(o.pidfile);
+	pidfile_remove(pidfd, o.pidfile);
+	free(pid_abs);
+	free(sock_abs);
 	return ret < 0 ? 1 : 0;
 
-err_pidfile:
+err_listener:
 	if (sigfd >= 0)
 		close(sigfd);
-	if (pidfile)
-		unlink(o.pidfile);
-err_listener:
 	listener_teardown(&o.listener);
 err_shm:
 	shm_teardown(&o.shm, o.shm.created);
+err_pidfile:
+	pidfile_remove(pidfd, o.pidfile);
+err_paths:
+	free(pid_abs);
+	free(sock_abs);
 	return 1;
 }

@@ -32,12 +32,18 @@
  *
  * New peers get the lowest ID that is neither in use nor held, so a peer
  * that needs ID 0 (a QEMU device with master=on) gets it back once every
- * peer that saw it leave has left too.  Only when every free ID is held
- * is the lowest free one reused anyway, with a warning.  Without vectors
+ * peer that saw it leave has left too.  A held ID is never given out:
+ * when every free ID is held, newcomers are refused, and the rate at which
+ * IDs may become held is limited (churn_rate), so that neither tools nor
+ * a misbehaving client can make a watching QEMU crash.  Without vectors
  * nothing is announced, and no ID is ever held.
  *
- * Peers that fail (a send error, a full queue, a socket that stays full
- * too long) are only marked dead while events are handled, and dropped
+ * A departed peer's announcement that has not started to go out is taken
+ * back rather than followed by its departure, so queues keep at most one
+ * departed peer's eventfds open each.
+ *
+ * Peers that fail (a send error, a full queue, lagging too long behind
+ * what they were sent) are only marked dead while events are handled, and dropped
  * once the batch of events is done; dropping one queues notices to the
  * others, which may mark more of them dead, and so on until none is left.
  */
@@ -48,9 +54,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -59,9 +67,6 @@
 #include "log.h"
 #include "server.h"
 #include "wire.h"
-
-#define PROTOCOL_VERSION	0
-#define SHM_MESSAGE		(-1)
 
 #define EVENT_BATCH		256
 #define ACCEPT_BATCH		64
@@ -106,8 +111,10 @@ struct peer {
 	struct outmsg *q;		/* ring of @qcap entries */
 	size_t qcap, qhead, qlen;
 	struct ivshmem_wire_tx tx;
-	uint64_t stalled_ms;		/* last progress while the socket is full */
-	bool stalled;			/* on the server's stalled list */
+	size_t qfds;			/* descriptors its queue still has to pass */
+	uint64_t sent;			/* messages sent (complete) */
+	uint64_t mark_ms, mark_sent;	/* @sent at @mark_ms: read them in time */
+	bool stalled;			/* on the server's watch list */
 	struct peer *stall_prev, *stall_next;
 	struct peer *next_dead;
 	uint64_t stamp;			/* clock at its connect */
@@ -127,10 +134,15 @@ struct server {
 	uint64_t *gone;			/* by ID: clock at its last departure */
 	uint32_t *held_next, *held_prev; /* held IDs in departure order */
 	uint32_t held_head, held_tail;
-	bool warned_held;		/* a held ID had to be given out */
-	size_t queue_max;		/* entries a queue may hold */
+	bool warned_refs;		/* said that descriptors in flight hit the limit */
+	unsigned int msg_truesize;	/* socket memory one message takes, in flight */
+	size_t queue_max;		/* entries a queue may hold (memory) */
+	size_t queue_max_fds;		/* descriptors a queue may pass */
+	int64_t churn_tokens;		/* IDs that may still become held now, x1000 */
+	uint64_t churn_ms;		/* when they were last refilled */
+	bool warned_full;		/* refused a peer: every free ID held */
 	struct peer *dead;		/* marked dead, not yet dropped */
-	struct peer *stalled;		/* peers whose socket is full */
+	struct peer *stalled;		/* peers sent to and not known to have read it all */
 	bool accept_paused;
 	uint64_t accept_resume_ms;
 	uint64_t last_tick_ms;
@@ -266,26 +278,45 @@ static void held_release(struct server *srv)
 		held_del(srv, srv->held_head);
 }
 
-/* The ID for a new peer, or -1 when all are in use. */
+/*
+ * The ID for a new peer, or -1 when every free ID is held (or in use).
+ * A held ID is never given out: a QEMU device among its witnesses would
+ * crash on it, so the newcomer is refused instead.
+ */
 static int pick_id(struct server *srv)
 {
-	int id = lowest_free(srv, true);
+	return lowest_free(srv, true);
+}
 
-	if (id >= 0)
-		return id;
-	id = lowest_free(srv, false);
-	if (id < 0)
-		return -1;
-	held_del(srv, (unsigned int)id);
-	if (!srv->warned_held) {
-		log_warn("reusing peer ID %d while peers that saw it leave are connected (every "
-			 "free ID is): QEMU doorbell devices among them may crash; "
-			 "raise --max-peers", id);
-		srv->warned_held = true;
-	} else {
-		log_debug("peer %d: ID reused while peers that saw it leave are connected", id);
-	}
-	return id;
+/* Refill the tokens of ID churn; see server_config.churn_rate. */
+static void churn_refill(struct server *srv, uint64_t now)
+{
+	int64_t burst = (int64_t)srv->cfg.churn_burst * 1000;
+
+	if (!srv->cfg.churn_rate)
+		return;
+	srv->churn_tokens += (int64_t)((now - srv->churn_ms) * srv->cfg.churn_rate);
+	if (srv->churn_tokens > burst)
+		srv->churn_tokens = burst;
+	srv->churn_ms = now;
+}
+
+/*
+ * Milliseconds until a newcomer may come, when it would take an ID while
+ * earlier departures are still witnessed and the churn allowance is used
+ * up; 0 when it may come now.
+ */
+static uint64_t churn_wait(struct server *srv)
+{
+	uint64_t now;
+
+	if (!srv->cfg.churn_rate || !srv->cfg.vectors || srv->held_head == ID_NONE)
+		return 0;
+	now = now_ms();
+	churn_refill(srv, now);
+	if (srv->churn_tokens >= 1000)
+		return 0;
+	return (uint64_t)((1000 - srv->churn_tokens) / srv->cfg.churn_rate) + 1;
 }
 
 /* Note a peer's connect: it is the newest. */
@@ -342,15 +373,12 @@ static void peer_set_out(struct server *srv, struct peer *p, bool on)
 	p->want_out = on;
 }
 
-static void stall_add(struct server *srv, struct peer *p, bool progress)
+/* Watch a peer until it has read everything it was sent. */
+static void stall_add(struct server *srv, struct peer *p)
 {
-	if (p->stalled) {
-		if (progress)
-			p->stalled_ms = now_ms();
+	if (p->stalled)
 		return;
-	}
 	p->stalled = true;
-	p->stalled_ms = now_ms();
 	p->stall_prev = NULL;
 	p->stall_next = srv->stalled;
 	if (srv->stalled)
@@ -375,8 +403,10 @@ static void queue_pop(struct peer *p)
 {
 	struct outmsg *m = &p->q[p->qhead];
 
-	if (m->fds)
+	if (m->fds) {
+		p->qfds -= m->fds->count - m->next;
 		fdset_put(m->fds);
+	}
 	p->qhead = (p->qhead + 1) & (p->qcap - 1);
 	p->qlen--;
 }
@@ -417,9 +447,10 @@ static void queue_push(struct server *srv, struct peer *p, int64_t value, struct
 
 	if (p->dead || (fds && fds->count == 0))
 		return;
-	if (p->qlen >= srv->queue_max) {
-		log_warn("peer %u: dropped: %zu messages queued, it does not read them",
-			 p->id, p->qlen);
+	if (p->qlen >= srv->queue_max ||
+	    (fds && p->qfds + fds->count > srv->queue_max_fds)) {
+		log_warn("peer %u: dropped: %zu messages with %zu descriptors queued, it does not "
+			 "read them", p->id, p->qlen, p->qfds);
 		peer_doom(srv, p);
 		return;
 	}
@@ -432,15 +463,46 @@ static void queue_push(struct server *srv, struct peer *p, int64_t value, struct
 	m->value = value;
 	m->fds = fds;
 	m->next = 0;
-	if (fds)
+	if (fds) {
 		fds->refs++;
+		p->qfds += fds->count;
+	}
 	p->qlen++;
+}
+
+/*
+ * A peer @p whose announcement to @o has not started to go out leaves:
+ * take the announcement back instead of sending it and then the
+ * departure.  This keeps queues from holding departed peers' eventfds
+ * open: a slow reader holds at most the one announcement it is in the
+ * middle of receiving.  Return: true when @o never heard of @p.
+ */
+static bool queue_cancel(struct peer *o, struct fdset *fds)
+{
+	size_t i, k;
+
+	for (i = 0; i < o->qlen; i++) {
+		struct outmsg *m = &o->q[(o->qhead + i) & (o->qcap - 1)];
+
+		if (m->fds != fds)
+			continue;
+		if (m->next || (i == 0 && o->tx_busy))
+			return false;	/* partly out: it goes out whole */
+		o->qfds -= fds->count;
+		fdset_put(fds);
+		for (k = i; k + 1 < o->qlen; k++)
+			o->q[(o->qhead + k) & (o->qcap - 1)] =
+				o->q[(o->qhead + k + 1) & (o->qcap - 1)];
+		o->qlen--;
+		return true;
+	}
+	return false;
 }
 
 /* Send what the socket takes; remember the peer as stalled if not all. */
 static void peer_flush(struct server *srv, struct peer *p)
 {
-	bool progress = false;
+	bool sent = false;
 	bool wait_out = false;
 
 	while (p->qlen && !p->dead) {
@@ -457,11 +519,18 @@ static void peer_flush(struct server *srv, struct peer *p)
 			break;
 		}
 		/*
-		 * Too many descriptors in flight for this user: nothing
+		 * Too many descriptors in flight for this user (ours, not
+		 * this peer's): it is not this peer's fault, and nothing
 		 * wakes us when that changes, so the tick retries.
 		 */
-		if (ret == -ETOOMANYREFS)
+		if (ret == -ETOOMANYREFS) {
+			if (!srv->warned_refs)
+				log_warn("cannot pass descriptors: too many in flight for the "
+					 "server's user (see RLIMIT_NOFILE and CAP_SYS_RESOURCE in "
+					 "ivshmem-server(8)); retrying");
+			srv->warned_refs = true;
 			break;
+		}
 		if (ret < 0) {
 			if (ret == -EPIPE || ret == -ECONNRESET)
 				log_debug("peer %u: disconnected", p->id);
@@ -471,20 +540,22 @@ static void peer_flush(struct server *srv, struct peer *p)
 			return;
 		}
 		p->tx_busy = false;
-		progress = true;
-		if (m->fds && ++m->next < m->fds->count)
-			continue;
+		p->sent++;
+		sent = true;
+		if (m->fds) {
+			p->qfds--;
+			if (++m->next < m->fds->count)
+				continue;
+		}
 		queue_pop(p);
 	}
 	if (p->dead)
 		return;
 	peer_set_out(srv, p, wait_out);
-	if (p->qlen) {
-		stall_add(srv, p, progress);
-		return;
-	}
-	stall_del(srv, p);
-	if (p->qcap > QUEUE_KEEP)
+	/* Until it has read it all (or its queue is out), the tick watches it. */
+	if (p->qlen || sent)
+		stall_add(srv, p);
+	if (!p->qlen && p->qcap > QUEUE_KEEP)
 		queue_free(p);
 }
 
@@ -512,7 +583,7 @@ static void warn_refused(struct server *srv, const char *why, int err)
 	srv->refused = 0;
 }
 
-static void accept_pause(struct server *srv)
+static void accept_pause(struct server *srv, uint64_t ms)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &tag_listen };
 
@@ -520,7 +591,7 @@ static void accept_pause(struct server *srv)
 		return;
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, srv->cfg.listen_fd, &ev) == 0)
 		srv->accept_paused = true;
-	srv->accept_resume_ms = now_ms() + ACCEPT_PAUSE_MS;
+	srv->accept_resume_ms = now_ms() + ms;
 }
 
 static void accept_resume(struct server *srv)
@@ -541,7 +612,16 @@ static void peer_add(struct server *srv, int sock)
 
 	id = pick_id(srv);
 	if (id < 0) {
-		warn_refused(srv, "every peer ID is in use", 0);
+		if (srv->npeers < srv->cfg.max_peers) {
+			if (!srv->warned_full)
+				log_warn("every free peer ID is held by peers that saw it leave, and "
+					 "giving it out would crash QEMU devices among them: refusing "
+					 "new peers until those peers leave");
+			srv->warned_full = true;
+			warn_refused(srv, "every free peer ID is held", 0);
+		} else {
+			warn_refused(srv, "every peer ID is in use", 0);
+		}
 		close(sock);
 		return;
 	}
@@ -559,7 +639,7 @@ static void peer_add(struct server *srv, int sock)
 
 		warn_refused(srv, "cannot create eventfds", err);
 		if (err == EMFILE || err == ENFILE)
-			accept_pause(srv);
+			accept_pause(srv, ACCEPT_PAUSE_MS);
 		goto err_free;
 	}
 	ev.data.ptr = p;
@@ -574,9 +654,9 @@ static void peer_add(struct server *srv, int sock)
 	peer_link(srv, p);
 	log_debug("peer %d: connected (%u peers)", id, srv->npeers);
 
-	queue_push(srv, p, PROTOCOL_VERSION, NULL);
+	queue_push(srv, p, IVSHMEM_WIRE_VERSION, NULL);
 	queue_push(srv, p, id, NULL);
-	queue_push(srv, p, SHM_MESSAGE, srv->shm);
+	queue_push(srv, p, IVSHMEM_WIRE_SHM, srv->shm);
 	for_each_peer(srv, other) {
 		struct peer *o = srv->peers[other];
 
@@ -603,7 +683,15 @@ static void server_accept(struct server *srv)
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		int sock = accept4(srv->cfg.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		uint64_t wait = churn_wait(srv);
+		int sock;
+
+		/* Peers churning IDs faster than allowed wait in the backlog. */
+		if (wait) {
+			accept_pause(srv, wait);
+			return;
+		}
+		sock = accept4(srv->cfg.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (sock < 0) {
 			switch (errno) {
@@ -620,7 +708,7 @@ static void server_accept(struct server *srv)
 			case ENOBUFS:
 			case ENOMEM:
 				warn_refused(srv, "cannot accept", errno);
-				accept_pause(srv);
+				accept_pause(srv, ACCEPT_PAUSE_MS);
 				return;
 			default:
 				log_warn("cannot accept a peer: %s", strerror(errno));
@@ -648,13 +736,20 @@ static void peer_drop(struct server *srv, struct peer *p)
 	srv->peers[id] = NULL;
 	srv->npeers--;
 	peer_unlink(srv, p);
-	/* Peers without vectors never heard of it: nothing to withdraw. */
+	/*
+	 * Peers without vectors never heard of it: nothing to withdraw.  Those
+	 * whose queue still holds its announcement, unsent, lose that instead.
+	 */
 	if (srv->cfg.vectors) {
 		for_each_peer(srv, other) {
+			struct peer *o = srv->peers[other];
+
 			if (other == (int)id)
 				continue;
-			queue_push(srv, srv->peers[other], id, NULL);
-			peer_flush(srv, srv->peers[other]);
+			if (p->vectors->refs > 1 && queue_cancel(o, p->vectors))
+				continue;
+			queue_push(srv, o, id, NULL);
+			peer_flush(srv, o);
 		}
 	}
 	/*
@@ -662,8 +757,11 @@ static void peer_drop(struct server *srv, struct peer *p)
 	 * and only once every peer that got the notice has left as well.
 	 */
 	srv->clock++;
-	if (srv->cfg.vectors && srv->oldest)
+	if (srv->cfg.vectors && srv->oldest) {
 		held_add(srv, id, srv->clock);
+		churn_refill(srv, now_ms());
+		srv->churn_tokens -= 1000;
+	}
 	srv->used[id / 64] &= ~(1ULL << (id % 64));
 	held_release(srv);
 	fdset_put(p->vectors);
@@ -708,26 +806,91 @@ static void peer_event(struct server *srv, struct peer *p, uint32_t events)
 		peer_flush(srv, p);
 }
 
-/* Retry stalled peers, drop those stuck too long, resume accepting. */
+/*
+ * Messages this peer has been sent and not read yet.  The kernel counts
+ * what a peer has not read in socket memory (SIOCOUTQ), and every message
+ * takes the same (measured at start), so the count follows.
+ */
+static uint64_t unread(const struct server *srv, const struct peer *p)
+{
+	int n;
+
+	if (ioctl(p->sock, SIOCOUTQ, &n) < 0 || n <= 0)
+		return 0;
+	return ((uint64_t)n + srv->msg_truesize - 1) / srv->msg_truesize;
+}
+
+/*
+ * Retry the peers whose queue waits (for room in their socket, or for
+ * descriptors in flight to be received), and judge each watched peer by
+ * how far it lags, not by whether it reads at all: a mark notes how many
+ * messages it had been sent; once it has read them all a new mark is
+ * set, and if it has not read them all --stall-timeout after the mark it
+ * is dropped.  A queue held up only by the server's own limit on
+ * descriptors in flight (ETOOMANYREFS) leaves nothing unread, so it is
+ * not the peer's fault and does not count.  Resume accepting when the
+ * pause is over.
+ */
 static void server_tick(struct server *srv)
 {
 	uint64_t now = now_ms();
 	struct peer *p, *next;
 
 	for (p = srv->stalled; p; p = next) {
+		uint64_t behind;
+
 		next = p->stall_next;
 		peer_flush(srv, p);
-		if (!p->stalled || p->dead || !srv->cfg.stall_timeout_ms)
+		if (p->dead)
 			continue;
-		if (now >= p->stalled_ms + srv->cfg.stall_timeout_ms) {
-			log_warn("peer %u: dropped: it has not read for %u ms", p->id,
-				 srv->cfg.stall_timeout_ms);
+		behind = unread(srv, p);
+		if (!behind && !p->qlen) {
+			stall_del(srv, p);
+			p->mark_ms = 0;
+			continue;
+		}
+		/* A message partly out counts as unread: read can lag sent by one. */
+		if (!p->mark_ms || (p->sent >= behind && p->sent - behind >= p->mark_sent)) {
+			p->mark_ms = now;
+			p->mark_sent = p->sent;
+			continue;
+		}
+		if (srv->cfg.stall_timeout_ms && now >= p->mark_ms + srv->cfg.stall_timeout_ms) {
+			log_warn("peer %u: dropped: it has not caught up with what it was sent "
+				 "%u ms ago (%llu messages unread)", p->id, srv->cfg.stall_timeout_ms,
+				 (unsigned long long)behind);
 			peer_doom(srv, p);
 		}
 	}
 	if (srv->accept_paused && now >= srv->accept_resume_ms)
 		accept_resume(srv);
 	srv->last_tick_ms = now;
+}
+
+/* Socket memory one message (8 bytes, with a descriptor or not) takes in flight. */
+static unsigned int measure_truesize(void)
+{
+	unsigned int most = 0;
+	int sv[2], fd;
+
+	fd = eventfd(0, EFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (int with_fd = 0; with_fd < 2; with_fd++) {
+		struct ivshmem_wire_tx tx;
+		int n = 0;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			break;
+		ivshmem_wire_tx_init(&tx, 0, with_fd ? fd : -1);
+		if (ivshmem_wire_send(sv[0], &tx) == 1 && ioctl(sv[0], SIOCOUTQ, &n) == 0 &&
+		    n > 0 && (unsigned int)n > most)
+			most = (unsigned int)n;
+		close(sv[0]);
+		close(sv[1]);
+	}
+	close(fd);
+	return most;
 }
 
 struct server *server_new(const struct server_config *cfg)
@@ -746,8 +909,19 @@ struct server *server_new(const struct server_config *cfg)
 		return NULL;
 	srv->cfg = *cfg;
 	srv->epfd = -1;
-	/* A new peer's queue holds every other peer; leave room for churn. */
+	/*
+	 * A new peer's queue holds every other peer; leave room for churn.
+	 * Departed peers' announcements are taken back unless under way, so
+	 * a queue never passes more descriptors than every peer's vectors
+	 * (one departed peer's included) and the memory.
+	 */
 	srv->queue_max = 4 * (size_t)cfg->max_peers + 1024;
+	srv->queue_max_fds = ((size_t)cfg->max_peers + 1) * cfg->vectors + 1;
+	srv->churn_tokens = (int64_t)cfg->churn_burst * 1000;
+	srv->msg_truesize = measure_truesize();
+	if (!srv->msg_truesize)
+		goto err;
+	srv->churn_ms = now_ms();
 	srv->peers = calloc(cfg->max_peers, sizeof(*srv->peers));
 	srv->used = calloc((cfg->max_peers + 63) / 64, sizeof(*srv->used));
 	srv->held = calloc((cfg->max_peers + 63) / 64, sizeof(*srv->held));

@@ -23,7 +23,14 @@ struct server_config {
 	int stop_fd;			/* readable: ivshmem_server_run() returns */
 	unsigned int vectors;		/* eventfds per peer */
 	unsigned int max_peers;		/* 1..SERVER_MAX_PEERS */
-	unsigned int stall_timeout_ms;	/* drop a peer not reading this long; 0: never */
+	unsigned int stall_timeout_ms;	/* drop a peer lagging this long; 0: never */
+	/*
+	 * New peers per second that may take an ID while departures are
+	 * witnessed (held IDs exist), after a burst of @churn_burst; more
+	 * wait in the backlog.  0: no limit.
+	 */
+	unsigned int churn_rate;
+	unsigned int churn_burst;
 };
 
 struct server;

@@ -36,6 +36,38 @@ static uint64_t pow2_ceil(uint64_t v)
 	return p;
 }
 
+/*
+ * An object that already exists is reused with its contents only when it
+ * is ours alone: whoever owns it, or can write it, could otherwise hand
+ * every guest memory that they control (and resize under them).
+ */
+static int check_existing(struct shm *shm)
+{
+	struct stat st;
+
+	if (fstat(shm->fd, &st) < 0) {
+		log_err("cannot stat shared memory '%s': %s", shm->name, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("shared memory '%s' exists and is not a memory object: refusing to use it",
+			shm->name);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		log_err("shared memory '%s' exists and belongs to user %u, not to user %u that "
+			"the server runs as: refusing to use it", shm->name, (unsigned int)st.st_uid,
+			(unsigned int)geteuid());
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_err("shared memory '%s' exists and others can write it (mode %04o): refusing "
+			"to use it", shm->name, (unsigned int)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
 static int open_posix(struct shm *shm)
 {
 	shm->fd = shm_open(shm->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -44,9 +76,14 @@ static int open_posix(struct shm *shm)
 		return 0;
 	}
 	if (errno == EEXIST)
-		shm->fd = shm_open(shm->name, O_RDWR | O_CLOEXEC, 0);
+		shm->fd = shm_open(shm->name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (shm->fd < 0) {
 		log_err("cannot open shared memory '%s': %s", shm->name, strerror(errno));
+		return -1;
+	}
+	if (check_existing(shm) < 0) {
+		close(shm->fd);
+		shm->fd = -1;
 		return -1;
 	}
 	return 0;

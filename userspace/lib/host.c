@@ -14,11 +14,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,9 +28,18 @@
 #include "private.h"
 #include "wire.h"
 
-/* Whole greeting, and how long the server may pause before we decide it is over. */
+/*
+ * Whole greeting (connect included), and how long the server may pause
+ * before we decide it is over.
+ */
 #define HOST_GREETING_MS	10000
 #define HOST_SETTLE_MS		100
+/*
+ * The most vectors we take from a server, for us and for each peer: the
+ * most MSI-X vectors a PCI function (a QEMU device) can have.  Peers are
+ * bounded by the ID range; each must have the vectors we have.
+ */
+#define HOST_MAX_VECTORS	2048
 
 struct host_peer {
 	unsigned int id;
@@ -66,6 +77,36 @@ static void close_fds(int *fds, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)
 		close(fds[i]);
+}
+
+/*
+ * What a server hands us is checked before we keep it: a vector must be an
+ * eventfd (a pipe or socket in its place could raise SIGPIPE in the
+ * caller, or block a ring forever), and is made non-blocking so that a
+ * ring never waits while holding the handle's lock.
+ */
+static int check_eventfd(int fd)
+{
+	char path[64], target[64];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* Anonymous inodes (eventfd, timerfd, ...) have no file type. */
+	if ((st.st_mode & S_IFMT) != 0)
+		return -EPROTO;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n >= 0) {
+		target[n] = '\0';
+		if (strcmp(target, "anon_inode:[eventfd]") != 0)
+			return -EPROTO;
+	}
+	/* Without /proc, the file type is all we can check. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Index of @id in the sorted table, or where it would go. */
@@ -124,6 +165,15 @@ static int peer_add_fd(struct host_dev *h, unsigned int id, int fd)
 		h->npeers++;
 	}
 	p = &h->peers[i];
+	/* Every peer has the vectors we have, or (before we know) the first's. */
+	if (p->nfds >= HOST_MAX_VECTORS || (h->dev.vectors && p->nfds >= h->dev.vectors))
+		return -EPROTO;
+	if (!h->dev.vectors && h->npeers > 1) {
+		const struct host_peer *other = &h->peers[i ? 0 : 1];
+
+		if (other->nfds && p->nfds >= other->nfds)
+			return -EPROTO;
+	}
 	/* a peer's fds array is sized exactly; grow it one at a time */
 	cap = p->nfds;
 	ret = append_fd(&p->fds, &p->nfds, &cap, fd);
@@ -163,10 +213,20 @@ static int host_apply(struct host_dev *h, int64_t value, int fd)
 			close(fd);
 		return -EPROTO;
 	}
+	if (fd >= 0) {
+		ret = check_eventfd(fd);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+	}
 	if (value == h->dev.id) {
 		if (fd < 0)
 			return 0;	/* nobody tells us we left */
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (h->dev.vectors >= HOST_MAX_VECTORS) {
+			close(fd);
+			return -EPROTO;
+		}
 		n = h->dev.vectors;
 		ret = append_fd(&h->own, &n, &h->own_cap, fd);
 		if (ret < 0) {
@@ -235,9 +295,8 @@ static int host_recv_plain(struct host_dev *h, int64_t deadline, int64_t *value)
  * as many as we will get; when we are alone, the greeting is over once
  * the server pauses.
  */
-static int host_greeting(struct host_dev *h)
+static int host_greeting(struct host_dev *h, int64_t deadline)
 {
-	int64_t deadline = now_ms() + HOST_GREETING_MS;
 	int64_t value;
 	struct stat st;
 	int fd, ret;
@@ -245,7 +304,7 @@ static int host_greeting(struct host_dev *h)
 	ret = host_recv_plain(h, deadline, &value);
 	if (ret < 0)
 		return ret;
-	if (value != 0)
+	if (value != IVSHMEM_WIRE_VERSION)
 		return -EPROTO;		/* a protocol version we do not know */
 	ret = host_recv_plain(h, deadline, &value);
 	if (ret < 0)
@@ -256,7 +315,7 @@ static int host_greeting(struct host_dev *h)
 	ret = host_recv(h, (int)(deadline - now_ms()), &value, &fd);
 	if (ret < 0)
 		return ret == -ECONNRESET ? -EPROTO : ret;
-	if (value != -1 || fd < 0) {
+	if (value != IVSHMEM_WIRE_SHM || fd < 0) {
 		if (fd >= 0)
 			close(fd);
 		return -EPROTO;
@@ -264,7 +323,8 @@ static int host_greeting(struct host_dev *h)
 	h->shm = fd;
 	if (fstat(h->shm, &st) < 0)
 		return -errno;
-	if (st.st_size <= 0)
+	/* Memory objects (shm, tmpfs, hugetlbfs, memfd) are regular files. */
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
 		return -EPROTO;
 	h->dev.size = (uint64_t)st.st_size;
 
@@ -429,8 +489,44 @@ static const struct ivshmem_ops host_ops = {
 	.peers = host_peers,
 };
 
+/*
+ * Connect before @deadline.  A server whose backlog is full keeps a
+ * blocking connect() waiting for as long as the send timeout allows, so
+ * that timeout is what is left of the deadline (EINTR retries with less).
+ */
+static int host_connect(int sock, const struct sockaddr_un *addr, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		struct timeval tv;
+		int ret;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		tv.tv_sec = (time_t)(left / 1000);
+		tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+		if (setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+			return -errno;
+		ret = connect(sock, (const struct sockaddr *)addr, sizeof(*addr));
+		if (ret == 0)
+			break;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+	/* Later sends (there are none) would keep the timeout: clear it. */
+	{
+		struct timeval none = { 0, 0 };
+
+		setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	}
+	return 0;
+}
+
 int ivshmem_host_open(const char *sockpath, const char *spec, struct ivshmem **out)
 {
+	int64_t deadline = now_ms() + HOST_GREETING_MS;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct host_dev *h;
 	int ret;
@@ -456,18 +552,14 @@ int ivshmem_host_open(const char *sockpath, const char *spec, struct ivshmem **o
 		ret = -errno;
 		goto err;
 	}
-	do {
-		ret = connect(h->sock, (struct sockaddr *)&addr, sizeof(addr));
-	} while (ret < 0 && errno == EINTR);
-	if (ret < 0) {
-		ret = -errno;
+	ret = host_connect(h->sock, &addr, deadline);
+	if (ret < 0)
 		goto err;
-	}
 	if (fcntl(h->sock, F_SETFL, fcntl(h->sock, F_GETFL) | O_NONBLOCK) < 0) {
 		ret = -errno;
 		goto err;
 	}
-	ret = host_greeting(h);
+	ret = host_greeting(h, deadline);
 	if (ret < 0)
 		goto err;
 	h->dev.watch_fd = h->sock;

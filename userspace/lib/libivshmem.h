@@ -140,9 +140,14 @@ struct ivshmem_irq {
  *        - NULL or "": the first device ivshmem_list() finds.
  * @out: set to the new handle on success, untouched on failure
  *
- * The host backend waits for the server's greeting (up to 10 seconds):
- * protocol version, own ID, the shared memory and the eventfds of the
- * peers already there and of its own vectors.  When this process is the
+ * The host backend connects and waits for the server's greeting, all
+ * within 10 seconds (a server whose backlog is full does not make it wait
+ * longer): protocol version, own ID, the shared memory and the eventfds
+ * of the peers already there and of its own vectors.  It keeps only a
+ * memory object (a regular file) for the memory and eventfds (made
+ * non-blocking) for the vectors, at most 2048 per peer and for itself,
+ * and the same number for every peer; anything else is -EPROTO, and
+ * every descriptor received is closed.  When this process is the
  * server's only peer, the number of own vectors cannot be known from the
  * protocol until the server stops sending, so the library waits until no
  * more arrive for a tenth of a second; any arriving later are still taken
@@ -158,7 +163,8 @@ struct ivshmem_irq {
  * cannot be mapped because a driver holds the device's BARs (with a
  * sysfs path as @spec); -ECONNREFUSED when nobody listens on
  * the socket (a dead server); -EPROTO when the server does not speak the
- * protocol; -ETIMEDOUT when its greeting does not come; -ENOMEM; or
+ * protocol or hands out descriptors it may not; -ETIMEDOUT when the
+ * connection or the greeting does not come in time; -ENOMEM; or
  * another negative errno.
  */
 int ivshmem_open(const char *spec, struct ivshmem **out);

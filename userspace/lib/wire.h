@@ -24,6 +24,12 @@
 /** Size of one message on the wire, in bytes. */
 #define IVSHMEM_WIRE_MSG_SIZE 8
 
+/** The protocol version, the first message a client receives. */
+#define IVSHMEM_WIRE_VERSION 0
+
+/** The value that carries the shared memory descriptor (third message). */
+#define IVSHMEM_WIRE_SHM (-1)
+
 /**
  * struct ivshmem_wire_tx - one outgoing message and how much of it is out
  * @buf:  the encoded value

@@ -15,6 +15,7 @@
  * them) and exits 1 if any failed.  Runs under ASan/UBSan.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -342,11 +343,25 @@ static const struct {
 	{ "ENAMETOOLONG", ENAMETOOLONG }, { "ENOTSOCK", ENOTSOCK },
 };
 
+static int count_fds(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 static int test_open(const char *spec, const char *errname)
 {
 	struct ivshmem *dev = NULL;
 	char name[256];
-	int want = 0, ret;
+	int want = 0, ret, before, after;
 
 	for (unsigned int i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
 		if (strcmp(errnames[i].name, errname) == 0)
@@ -355,11 +370,15 @@ static int test_open(const char *spec, const char *errname)
 		printf("not ok - unknown errno name %s\n", errname);
 		return 1;
 	}
+	before = count_fds();
 	ret = ivshmem_open(spec, &dev);
 	snprintf(name, sizeof(name), "ivshmem_open(\"%.200s\") gives -%s", spec, errname);
 	CHECK_RET(ret, want, name);
 	if (ret == 0)
 		ivshmem_close(dev);
+	after = count_fds();
+	check(after == before, "and closes every descriptor it received", "%d open before, %d after",
+	      before, after);
 	check(ivshmem_strerror(ret) && *ivshmem_strerror(ret), "and ivshmem_strerror() has words",
 	      "empty");
 	return failures ? 1 : 0;

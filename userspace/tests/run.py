@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -450,6 +451,140 @@ def test_fake_servers(work):
     t.join(15)
 
 
+def send_msg(conn, value, fd=None):
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))] if fd is not None else []
+    conn.sendmsg([struct.pack('<q', value)], anc)
+
+
+def memory_fd(size=4096):
+    fd = os.memfd_create('fake-ivshmem')
+    os.ftruncate(fd, size)
+    return fd
+
+
+def greet(conn, own_id, memory, peers=(), own=()):
+    """Version, ID, memory, then each (peer ID, [fds]) and our own fds;
+    a client that gives up (closes) ends it."""
+    try:
+        greet_all(conn, own_id, memory, peers, own)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def greet_all(conn, own_id, memory, peers, own):
+    send_msg(conn, 0)
+    send_msg(conn, own_id)
+    send_msg(conn, -1, memory)
+    for pid, fds in peers:
+        for fd in fds:
+            send_msg(conn, pid, fd)
+    for fd in own:
+        send_msg(conn, own_id, fd)
+
+
+def run_bounded(cmd, timeout):
+    """run(), with a hang reported as status None instead of an exception."""
+    try:
+        return run(cmd, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, '', 'still running after %d s' % timeout
+
+
+def test_hostile_servers(work):
+    """A server that hands out what is not an eventfd or memory, or too
+    many descriptors, or never accepts: the caller gets an error, neither
+    a signal nor a hang, and keeps no descriptor."""
+    lht = os.path.join(ASAN, 'tests', 'lib_host_test')
+    efd = os.eventfd(0)
+    mem = memory_fd()
+
+    def closed_pipe(conn):
+        r, w = os.pipe()
+        os.close(r)
+        greet(conn, 1, mem, peers=[(0, [w])], own=[efd])
+        os.close(w)
+        time.sleep(1.5)
+
+    def full_pipe(conn):
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        try:
+            while True:
+                os.write(w, b'x' * 4096)
+        except BlockingIOError:
+            pass
+        os.set_blocking(w, True)
+        greet(conn, 1, mem, peers=[(0, [w])], own=[efd])
+        time.sleep(6)
+        os.close(r)
+        os.close(w)
+
+    for name, beh in (('closed-pipe', closed_pipe), ('full-pipe', full_pipe)):
+        path, t = fake_server(work, name, beh)
+        rc, out, err = run_bounded([tool('ivshmem-ring'), '-d', 'unix:' + path, '--peer', '0'], 5)
+        tap.ok(rc == 1 and one_line(err) and 'broke the ivshmem protocol' in err,
+               'ivshmem-ring, given a %s for a peer\'s vector: refused, one line, exit 1' % name,
+               'rc %s: %s' % (rc, err))
+        t.join(15)
+
+    def many_own(conn):
+        greet(conn, 0, mem, own=[efd] * 3000)
+        time.sleep(1.5)
+
+    def many_per_peer(conn):
+        greet(conn, 5, mem, peers=[(0, [efd] * 4), (1, [efd] * 5)], own=[efd] * 5)
+        time.sleep(1.5)
+
+    def directory_memory(conn):
+        d = os.open(work, os.O_RDONLY | os.O_DIRECTORY)
+        greet(conn, 0, d, own=[efd])
+        os.close(d)
+        time.sleep(1.5)
+
+    def socket_vector(conn):
+        a, b = socket.socketpair()
+        greet(conn, 0, mem, own=[a.fileno()])
+        a.close()
+        b.close()
+        time.sleep(1.5)
+
+    for name, beh in (('3000 own vectors', many_own), ('a peer with more vectors than another',
+                                                          many_per_peer),
+                      ('a directory for the memory', directory_memory),
+                      ('a socket for a vector', socket_vector)):
+        path, t = fake_server(work, name.replace(' ', '-'), beh)
+        rc, out, err = run_bounded([lht, 'open', 'unix:' + path, 'EPROTO'], 20)
+        emit_sub(out, err, rc if rc is not None else 99, 'library: a server that sends %s' % name)
+        t.join(15)
+
+    # A server whose backlog is full: connect() would wait for ever.
+    path = os.path.join(work, 'backlog.sock')
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(0)
+    filler = []
+    for _ in range(4):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(path)
+        except BlockingIOError:
+            s.close()
+            break
+        filler.append(s)
+    t0 = time.monotonic()
+    rc, out, err = run_bounded([lht, 'open', 'unix:' + path, 'ETIMEDOUT'], 25)
+    took = time.monotonic() - t0
+    emit_sub(out, err, rc if rc is not None else 99, 'library: a server that never accepts')
+    tap.ok(rc is not None and took < 15, 'ivshmem_open() gives up on a full backlog within the '
+           'greeting deadline (%.1f s)' % took, err)
+    for s in filler:
+        s.close()
+    srv.close()
+    os.close(efd)
+    os.close(mem)
+
+
 # ------------------------------------------------------ with the server
 
 def wait_armed(proc):
@@ -655,6 +790,53 @@ def test_tools(srvbin, work, installed):
         srv.stop()
 
 
+def test_tool_input(srvbin, work):
+    """Numbers are decimal or 0x (never octal); --raw never goes to a terminal."""
+    import pty
+    srv = Server(srvbin, work, 'input', vectors=1, size='4K')
+    spec = srv.spec
+    try:
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--write'],
+                           input=b'0123456789abcdef')
+        tap.ok(rc == 0, 'ivshmem-dump --write a known pattern', err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '-o', '010', '-l', '1'])
+        tap.ok(rc == 0 and out.startswith('0000000a  61'),
+               'ivshmem-dump -o 010 starts at byte 10, not 8', out + err)
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '-o', '0x10', '-l', '0020'])
+        tap.ok(rc == 0 and out.splitlines()[-1] == '00000024',
+               'ivshmem-dump: 0x10 is hexadecimal, 0020 decimal', out + err)
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', '010'])
+        tap.ok(rc == 1 and one_line(err) and 'ring peer 10 ' in err,
+               'ivshmem-ring --peer 010 rings peer 10, not 8', err)
+        rc, out, err = run([tool('ivshmem-ring'), '-d', spec, '--peer', '0x'])
+        tap.ok(rc == 2 and one_line(err), 'ivshmem-ring --peer 0x: exit 2', err)
+
+        # --raw on a terminal: refused before anything is written to it.
+        run([tool('ivshmem-dump'), '-d', spec, '--write'], input=b'\x1b]0;owned\x07\x1b[2J')
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.run([tool('ivshmem-dump'), '-d', spec, '--raw', '-l', '16'],
+                               stdout=slave, stderr=subprocess.PIPE, env=ENV, timeout=30)
+            os.set_blocking(master, False)
+            try:
+                shown = os.read(master, 4096)
+            except (BlockingIOError, OSError):
+                shown = b''
+        finally:
+            os.close(master)
+            os.close(slave)
+        err = p.stderr.decode(errors='replace')
+        note_sanitizer('ivshmem-dump --raw on a terminal', err)
+        tap.ok(p.returncode == 2 and one_line(err) and 'terminal' in err and b'\x1b' not in shown,
+               'ivshmem-dump --raw to a terminal: refused, exit 2, nothing written',
+               'rc %d, %r, terminal got %r' % (p.returncode, err, shown))
+        rc, out, err = run([tool('ivshmem-dump'), '-d', spec, '--raw', '-l', '4'])
+        tap.ok(rc == 0 and out == '\x1b]0;', 'ivshmem-dump --raw to a pipe: the bytes as they are',
+               repr(out) + err)
+    finally:
+        srv.stop()
+
+
 def run_example(exe, spec, name, env=None):
     recv = start([exe, spec], env=env)
     line = read_line(recv.stdout, 20)
@@ -686,10 +868,12 @@ def main():
         test_usage()
         test_bad_devices(work)
         test_fake_servers(work)
+        test_hostile_servers(work)
         srvbin = server_binary()
         if srvbin:
             test_library(srvbin, work)
             test_tools(srvbin, work, installed)
+            test_tool_input(srvbin, work)
         else:
             for name in ('library: two host peers', 'library: the server dies',
                          'tools against the server', 'the documented example'):

@@ -80,7 +80,18 @@ uint64_t tool_number(const char *opt, const char *arg, uint64_t max, bool suffix
 	if (!isdigit((unsigned char)*p))
 		goto bad;
 	errno = 0;
-	v = strtoull(p, &end, 0);
+	/*
+	 * Decimal, or hexadecimal after 0x: a leading zero does not make it
+	 * octal, as strtoull()'s base 0 would (010 is ten, not eight).
+	 */
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		p += 2;
+		if (!isxdigit((unsigned char)*p))
+			goto bad;
+		v = strtoull(p, &end, 16);
+	} else {
+		v = strtoull(p, &end, 10);
+	}
 	if (errno == ERANGE)
 		goto range;
 	if (errno || end == p)

@@ -25,6 +25,7 @@ static void help(void)
 	       "                        of stdin, which must then fit)\n"
 	       "  -w, --write           write stdin at the offset instead of dumping\n"
 	       "  -r, --raw             dump the bytes as they are, not as hex\n"
+	       "                        (not to a terminal)\n"
 	       "  -a, --all             show repeated lines (default: one '*' for them)\n"
 	       "      --cache=MODE      map default, wb, wc or uc\n"
 	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address,\n"
@@ -193,6 +194,13 @@ int main(int argc, char **argv)
 	device = tool_device_arg(device, argc, argv, optind);
 	if (write_mode && raw)
 		tool_usage("--write and --raw do not go together");
+	/*
+	 * The bytes come from other machines: written to a terminal, escape
+	 * sequences among them would drive it.  Raw output is for pipes and
+	 * files.
+	 */
+	if (raw && isatty(STDOUT_FILENO))
+		tool_usage("--raw: standard output is a terminal; redirect it to a file or pipe");
 	if (has_length && length == 0)
 		tool_usage("--length: must be at least 1");
 
