@@ -32,42 +32,67 @@ MODULE_PARM_DESC(move_bar,
 
 #ifdef CONFIG_X86_PAT
 
-/* The cache mode bits of a page protection, as a 4 KiB PTE has them. */
-static pgprotval_t ivshmem_cache_bits(pgprot_t prot, bool large)
+/*
+ * The cache mode bits, as a 4 KiB entry has them, that PAT gives a kernel
+ * mapping of [start, start + size) in the mode asked for: map it, look at
+ * the page table entry, unmap.  A huge entry keeps its PAT bit elsewhere
+ * (and pte_flags() drops it), hence the raw bits.  -ENOMEM when PAT
+ * refuses the mapping.
+ */
+static int ivshmem_probe_bits(resource_size_t start, resource_size_t size,
+			      bool wc, pgprotval_t *bits)
 {
-	if (large)
-		prot = pgprot_large_2_4k(prot);
-	return pgprot_val(prot) & _PAGE_CACHE_MASK;
+	void __iomem *va = wc ? ioremap_wc(start, size) : ioremap_cache(start, size);
+	unsigned int level;
+	pgprotval_t raw;
+	pte_t *pte;
+
+	if (!va)
+		return -ENOMEM;
+	pte = lookup_address((__force unsigned long)va, &level);
+	if (pte && level == PG_LEVEL_4K) {
+		*bits = pte_val(*pte) & _PAGE_CACHE_MASK;
+	} else if (pte) {
+		raw = pte_val(*pte) & (_PAGE_PWT | _PAGE_PCD | _PAGE_PAT_LARGE);
+		*bits = pgprot_val(pgprot_large_2_4k(__pgprot(raw)));
+	}
+	iounmap(va);
+	return pte ? 0 : -ENOMEM;
 }
 
 /*
- * What a write-back mapping of [start, start + size) gets now: map it
- * write-back in the kernel, look at the page table entry, unmap.  Only
- * meaningful while nothing else maps the range (at probe).
+ * Whether someone else maps the range (a sysfs resource2 mapping, say):
+ * PAT adjusts only write-back requests to the MTRRs, so a write-combining
+ * request gets write-combining unless another mapping's type covers the
+ * range.  The measure below would then read that mapping's type, and a
+ * move would pull the BAR from under it.
  */
-static u32 ivshmem_wb_memtype(resource_size_t start, resource_size_t size)
+static bool ivshmem_mapped_elsewhere(resource_size_t start, resource_size_t size)
 {
-	u32 memtype = IVSHMEM_MEMTYPE_UNKNOWN;
-	void __iomem *va;
-	unsigned int level;
 	pgprotval_t bits;
-	pte_t *pte;
 
 	if (!pat_enabled())
-		return memtype;
-	va = ioremap_cache(start, size);
-	if (!va)
-		return memtype;
-	pte = lookup_address((__force unsigned long)va, &level);
-	if (pte) {
-		bits = ivshmem_cache_bits(pte_pgprot(*pte), level != PG_LEVEL_4K);
-		if (bits == cachemode2protval(_PAGE_CACHE_MODE_WB))
-			memtype = IVSHMEM_MEMTYPE_WB;
-		else if (bits == cachemode2protval(_PAGE_CACHE_MODE_UC_MINUS))
-			memtype = IVSHMEM_MEMTYPE_UC_MINUS;
+		return false;
+	return ivshmem_probe_bits(start, size, true, &bits) ||
+	       bits != cachemode2protval(_PAGE_CACHE_MODE_WC);
+}
+
+/* What a write-back mapping of the range gets, while nothing else maps it. */
+static u32 ivshmem_wb_memtype(struct pci_dev *pdev, struct resource *res)
+{
+	pgprotval_t bits;
+
+	if (!pat_enabled())
+		return IVSHMEM_MEMTYPE_UNKNOWN;
+	if (ivshmem_probe_bits(res->start, resource_size(res), false, &bits)) {
+		pci_warn(pdev, "shared memory at %pR: cannot tell its memory type\n", res);
+		return IVSHMEM_MEMTYPE_UNKNOWN;
 	}
-	iounmap(va);
-	return memtype;
+	if (bits == cachemode2protval(_PAGE_CACHE_MODE_WB))
+		return IVSHMEM_MEMTYPE_WB;
+	if (bits == cachemode2protval(_PAGE_CACHE_MODE_UC_MINUS))
+		return IVSHMEM_MEMTYPE_UC_MINUS;
+	return IVSHMEM_MEMTYPE_UNKNOWN;
 }
 
 /**
@@ -80,8 +105,9 @@ static u32 ivshmem_wb_memtype(resource_size_t start, resource_size_t size)
  * the range, whenever it counts that as safe: write-back over
  * write-combining, uncached over write-combining and the reverse.  The
  * caller would silently get a mode it did not ask for.  The page table
- * tells what was given; a write-back request may get what @wb_memtype
- * says, any other only what it asked for.
+ * tells what was given: the mode asked for is always right; a write-back
+ * request may also get uncached-minus, as the MTRRs make it, unless the
+ * device is known to be write-back.
  *
  * Return: 0, or -EINVAL when the mapping has another memory type (the
  * caller fails mmap(), which undoes the mapping and its reservation).
@@ -89,24 +115,31 @@ static u32 ivshmem_wb_memtype(resource_size_t start, resource_size_t size)
 int ivshmem_check_memtype(struct vm_area_struct *vma, u32 wb_memtype)
 {
 	pgprotval_t want = pgprot_val(vma->vm_page_prot) & _PAGE_CACHE_MASK;
+	pgprotval_t got;
 	pgprot_t prot;
 
 	if (!pat_enabled())
 		return 0;
-	if (want == cachemode2protval(_PAGE_CACHE_MODE_WB)) {
-		if (wb_memtype == IVSHMEM_MEMTYPE_UNKNOWN)
-			return 0;
-		if (wb_memtype == IVSHMEM_MEMTYPE_UC_MINUS)
-			want = cachemode2protval(_PAGE_CACHE_MODE_UC_MINUS);
-	}
 	if (ivshmem_pfnmap_prot(vma, vma->vm_start, &prot))
 		return -EINVAL;
-	return ivshmem_cache_bits(prot, false) == want ? 0 : -EINVAL;
+	got = pgprot_val(prot) & _PAGE_CACHE_MASK;
+	if (got == want)
+		return 0;
+	if (want == cachemode2protval(_PAGE_CACHE_MODE_WB) &&
+	    got == cachemode2protval(_PAGE_CACHE_MODE_UC_MINUS) &&
+	    wb_memtype != IVSHMEM_MEMTYPE_WB)
+		return 0;
+	return -EINVAL;
 }
 
 #else /* !CONFIG_X86_PAT */
 
-static u32 ivshmem_wb_memtype(resource_size_t start, resource_size_t size)
+static bool ivshmem_mapped_elsewhere(resource_size_t start, resource_size_t size)
+{
+	return false;
+}
+
+static u32 ivshmem_wb_memtype(struct pci_dev *pdev, struct resource *res)
 {
 	return IVSHMEM_MEMTYPE_UNKNOWN;
 }
@@ -140,7 +173,8 @@ static bool ivshmem_bus_has_high_window(struct pci_bus *bus)
 	int i;
 
 	pci_bus_for_each_resource(bus, r, i)
-		if (r && (r->flags & IORESOURCE_MEM) && (u64)r->end >= SZ_4G)
+		if (r && (r->flags & IORESOURCE_MEM) &&
+		    !(r->flags & IORESOURCE_UNSET) && (u64)r->end >= SZ_4G)
 			return true;
 	return false;
 }
@@ -180,6 +214,11 @@ static const struct ivshmem_why ivshmem_no_bridge_window = {
 	"QEMU: plug the device into the root bus, or give its bridge pref64-reserve=2G",
 };
 
+static const struct ivshmem_why ivshmem_bar_busy = {
+	"its place is fixed or a part of it is claimed",
+	"see /proc/iomem for what claims it",
+};
+
 static const struct ivshmem_why ivshmem_no_room = {
 	"the memory window above 4 GiB has no room for it",
 	"QEMU: a larger -global i440FX-pcihost.pci-hole64-size= (q35-pcihost on q35; pref64-reserve= of a bridge)",
@@ -211,7 +250,9 @@ static int ivshmem_move_shm(struct pci_dev *pdev)
 		res->flags &= ~IORESOURCE_UNSET;
 		ret = pci_claim_resource(pdev, IVSHMEM_BAR_SHM);
 	}
-	pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	/* Without a place, decoding stays off: the old one is someone's. */
+	if (!ret)
+		pci_write_config_word(pdev, PCI_COMMAND, cmd);
 	return ret;
 }
 
@@ -238,7 +279,12 @@ int ivshmem_place_shm(struct pci_dev *pdev, u32 *memtype)
 	*memtype = IVSHMEM_MEMTYPE_UNKNOWN;
 	if (!(res->flags & IORESOURCE_MEM) || !resource_size(res) || !res->parent)
 		return 0;
-	*memtype = ivshmem_wb_memtype(res->start, resource_size(res));
+	if (ivshmem_mapped_elsewhere(res->start, resource_size(res))) {
+		pci_warn(pdev, "shared memory at %pR is mapped by someone else (a sysfs resource file?): left where it is, memory type unknown\n",
+			 res);
+		return 0;
+	}
+	*memtype = ivshmem_wb_memtype(pdev, res);
 	if (*memtype != IVSHMEM_MEMTYPE_UC_MINUS)
 		return 0;
 
@@ -248,6 +294,8 @@ int ivshmem_place_shm(struct pci_dev *pdev, u32 *memtype)
 		w = &ivshmem_window_uncached;
 	} else if (!(res->flags & IORESOURCE_MEM_64)) {
 		w = &ivshmem_bar_32bit;
+	} else if (res->child || (res->flags & IORESOURCE_PCI_FIXED)) {
+		w = &ivshmem_bar_busy;
 	} else if (!ivshmem_bus_has_high_window(pdev->bus)) {
 		w = pci_is_root_bus(pdev->bus) ? &ivshmem_no_host_window :
 						 &ivshmem_no_bridge_window;
@@ -258,12 +306,15 @@ int ivshmem_place_shm(struct pci_dev *pdev, u32 *memtype)
 			pci_err(pdev, "shared memory lost its place: %d\n", ret);
 			return ret;
 		}
-		*memtype = ivshmem_wb_memtype(res->start, resource_size(res));
-		if (res->start != old)
+		*memtype = ivshmem_wb_memtype(pdev, res);
+		if (res->start != old) {
+			/* A later restore must not bring the old address back. */
+			pci_save_state(pdev);
 			pci_info(pdev, "shared memory moved from %pa to %pa%s\n",
 				 &old, &res->start,
 				 *memtype == IVSHMEM_MEMTYPE_WB ?
 				 ", out of the range the MTRRs make uncached" : "");
+		}
 		w = (u64)res->start < SZ_4G ? &ivshmem_no_room :
 					      &ivshmem_window_uncached;
 	}

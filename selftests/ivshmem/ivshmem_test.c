@@ -141,7 +141,7 @@ TEST(info_matches_sysfs_on_every_device)
 		EXPECT_EQ(d->doorbell ? IVSHMEM_DEV_DOORBELL : 0, info.dev_flags);
 		EXPECT_EQ(IVSHMEM_ABI_VERSION, info.abi_version);
 		EXPECT_STREQ(d->memtype, memtype_name(info.memtype));
-		EXPECT_EQ(0, info.reserved);
+		EXPECT_EQ(0, info.reserved[0]);
 		/* Shared memory is a power of two; plain devices have ID 0. */
 		EXPECT_EQ(0, info.shm_size & (info.shm_size - 1));
 		if (!d->doorbell)
@@ -287,7 +287,7 @@ TEST_F(dev, info_rejects_bad_size_and_unknown_flags)
 	info.size = sizeof(info);
 	info.flags = 0;
 	EXPECT_EQ(0, ioctl(self->fd, IVSHMEM_IOCTL_INFO, &info));
-	EXPECT_EQ(0, info.reserved);
+	EXPECT_EQ(0, info.reserved[0]);
 	EXPECT_EQ(self->info.memtype, info.memtype);
 	EXPECT_EQ(self->info.shm_size, info.shm_size);
 }

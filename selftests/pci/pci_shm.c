@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pci_shm N write OFFSET STRING | read OFFSET
+ * pci_shm N write OFFSET STRING | read OFFSET | hold OFFSET
  *
  * Writes a string into, or prints the string at an offset of, the N-th
  * ivshmem function's BAR2 through sysfs: the driver-less way two guests can
- * exchange data, used by the harness's cross-guest tests.
+ * exchange data, used by the harness's cross-guest tests.  hold keeps
+ * BAR2 mapped through sysfs (the offset is not used), prints "holding" and
+ * sleeps until killed.
  */
+#include <unistd.h>
+
 #include "pci_common.h"
 
 int main(int argc, char **argv)
@@ -15,8 +19,8 @@ int main(int argc, char **argv)
 	int n, idx;
 	char *p;
 
-	if (argc < 4 || (strcmp(argv[2], "read") && argc < 5)) {
-		fprintf(stderr, "usage: pci_shm N read OFFSET | pci_shm N write OFFSET STRING\n");
+	if (argc < 4 || (!strcmp(argv[2], "write") && argc < 5)) {
+		fprintf(stderr, "usage: pci_shm N read OFFSET | pci_shm N write OFFSET STRING | pci_shm N hold OFFSET\n");
 		return 2;
 	}
 	idx = atoi(argv[1]);
@@ -34,6 +38,12 @@ int main(int argc, char **argv)
 	if (!p) {
 		perror("pci_shm: mmap resource2");
 		return 1;
+	}
+	if (!strcmp(argv[2], "hold")) {
+		printf("holding\n");
+		fflush(stdout);
+		for (;;)
+			pause();
 	}
 	if (!strcmp(argv[2], "write"))
 		snprintf(p + off, fn[idx].bar_size[2] - off, "%s", argv[4]);

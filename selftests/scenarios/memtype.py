@@ -13,8 +13,10 @@ ivshmem, finds them already high and moves nothing.
 o boots pc with the same devices and loads ivshmem with move_bar=0: one
 warning per device, uncached-minus in the PAT list, the ioctl and sysfs,
 and the kselftests still pass.  Then uio_ivshmem with move_bar=0 says the
-same, uio_ivshmem with the default moves them, and a device hot-plugged
-after that is placed above 4 GiB by the kernel: write-back, no move."""
+same; uio_ivshmem with the default moves them, except one that a
+process maps through sysfs meanwhile (left where it is, type unknown,
+moved by a rebind once unmapped); a device hot-plugged after that is
+placed above 4 GiB by the kernel: write-back, no move."""
 import os
 
 WARN_OFF = 'write-back mappings will be uncached-minus because module parameter move_bar is off'
@@ -58,6 +60,9 @@ ksft env IVSHMEM_EXPECT_DEVICES=doorbell:1M:4:msix,plain:1M:0:none \
 	IVSHMEM_EXPECT_MEMTYPE=write-back IVSHMEM_EXPECT_HIGH=1 \
 	IVSHMEM_HOST_TOKEN=%s IVSHMEM_GUEST_TOKEN=%s /ksft/ivshmem/ivshmem_test
 ''' % (host, guest))
+    # o's kselftests write to the doorbell memory too: only after the host
+    # has read what q wrote there.
+    o.run('hsync written > /dev/null')
     o.run(r'''
 check_eq off_warns_once_per_device "$(dmesg | grep -c '%s')" 2
 check_eq off_moves_nothing "$(moves)" 0
@@ -67,8 +72,7 @@ done
 ksft env IVSHMEM_EXPECT_DEVICES=doorbell:1M:4:msix,plain:1M:0:none \
 	IVSHMEM_EXPECT_MEMTYPE=uncached-minus /ksft/ivshmem/ivshmem_test
 ''' % WARN_OFF)
-    for g in (q, o):
-        g.run('hsync written > /dev/null')
+    q.run('hsync written > /dev/null')
 
     def written():
         for name, mem in (('doorbell', srv), ('plain', pq)):
@@ -118,7 +122,21 @@ for d in /sys/bus/pci/drivers/uio_ivshmem/0000:*; do
 	check_eq off_uio_memtype_$(basename $d) "$(cat $d/memtype)" uncached-minus
 done
 ksft env IVSHMEM_EXPECT_MEMTYPE=uncached-minus /ksft/uio/uio_ivshmem_test -t shm_has_the_reported_memtype_in_pat
-rmmod uio_ivshmem && modprobe uio_ivshmem
+rmmod uio_ivshmem
+# One device mapped through sysfs while the driver binds: left where it
+# is, type unknown; the other moves.  Once unmapped, a rebind moves it.
+held=$(dirname $(grep -l 0x1110 /sys/bus/pci/devices/*/device | head -n 1))
+held=$(basename $held)
+/ksft/pci/pci_shm 0 hold 0 > /tmp/hold 2>&1 &
+holder=$!
+for i in $(seq 50); do grep -q holding /tmp/hold && break; sleep 0.1; done
+modprobe uio_ivshmem
+check_eq held_device_warned_once "$(dmesg | grep -c "$held: shared memory at .* is mapped by someone else")" 1
+check_eq held_device_memtype_unknown "$(cat /sys/bus/pci/devices/$held/memtype)" unknown
+check_eq only_the_other_moved "$(moves)" 1
+kill $holder; wait $holder 2> /dev/null
+echo $held > /sys/bus/pci/drivers/uio_ivshmem/unbind
+echo $held > /sys/bus/pci/drivers/uio_ivshmem/bind
 check_eq uio_moves_once_per_device "$(moves)" 2
 ksft env IVSHMEM_EXPECT_MEMTYPE=write-back /ksft/uio/uio_ivshmem_test -t shm_has_the_reported_memtype_in_pat
 before=$(ls /sys/bus/pci/drivers/uio_ivshmem | grep -c 0000:)

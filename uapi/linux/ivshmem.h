@@ -141,7 +141,7 @@ struct ivshmem_info {
 	__u32 dev_flags;
 	__u32 abi_version;
 	__u32 memtype;
-	__u32 reserved;
+	__u32 reserved[1];
 };
 
 /**
