@@ -54,12 +54,30 @@ def parse_size(text):
     return int(m.group(1)) << {'': 0, 'K': 10, 'M': 20, 'G': 30, 'T': 40}[m.group(2)]
 
 
+# Debian's kernel flavours besides the plain one: '6.12-rt' asks for one,
+# and a plain '6.12' never picks it.
+FLAVOURS = ('rt', 'cloud')
+
+
+def kernel_flavour(release):
+    m = re.search(r'-(%s)-' % '|'.join(FLAVOURS), release)
+    return m.group(1) if m else ''
+
+
 def find_kernel(version):
-    """Map '6.1' or '6.12' (or a full release) to (release, vmlinuz)."""
+    """Map '6.1', '6.12', a flavour such as '6.12-rt', or a full release to
+    (release, vmlinuz)."""
+    if os.path.exists('/boot/vmlinuz-' + version):
+        return version, '/boot/vmlinuz-' + version
+    base, flavour = version, ''
+    for f in FLAVOURS:
+        if version.endswith('-' + f):
+            base, flavour = version[:-len(f) - 1], f
     cands = []
     for path in glob.glob('/boot/vmlinuz-*'):
         rel = path[len('/boot/vmlinuz-'):]
-        if rel == version or rel.startswith(version + '.') or rel.startswith(version + '-'):
+        if ((rel.startswith(base + '.') or rel.startswith(base + '-')) and
+                kernel_flavour(rel) == flavour):
             cands.append((rel, path))
     if not cands:
         raise HarnessError('no /boot/vmlinuz for kernel %s (run scripts/install-deps)' % version)
