@@ -12,6 +12,7 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -162,6 +163,9 @@ static long ivshmem_ioctl_ring(struct ivshmem_file *f, void __user *argp)
 	if (ring.flags || ring.pad || ring.peer > IVSHMEM_PEER_MAX ||
 	    ring.vector > IVSHMEM_VECTOR_MAX)
 		return -EINVAL;
+	/* Ringing acts on other VMs: it takes a file open for writing. */
+	if (!(f->filp->f_mode & FMODE_WRITE))
+		return -EBADF;
 
 	idx = ivshmem_enter(idev);
 	if (READ_ONCE(idev->removed)) {
@@ -193,6 +197,7 @@ static long ivshmem_ioctl_eventfd(struct ivshmem_file *f, void __user *argp, boo
 		return -EOPNOTSUPP;
 	if (arg.vector >= idev->nr_vectors)
 		return -EINVAL;
+	arg.vector = array_index_nospec(arg.vector, idev->nr_vectors);
 
 	idx = ivshmem_enter(idev);
 	if (READ_ONCE(idev->removed))
@@ -319,16 +324,20 @@ static __poll_t ivshmem_poll(struct file *filp, poll_table *wait)
 	poll_wait(filp, &idev->wait, wait);
 	if (READ_ONCE(idev->removed))
 		return EPOLLHUP | EPOLLERR;
+	/* Nothing will ever be readable: read() fails with -EOPNOTSUPP. */
+	if (!idev->nr_vectors)
+		return EPOLLERR;
 	if (ivshmem_pending(f))
 		return EPOLLIN | EPOLLRDNORM;
 	return 0;
 }
 
 /*
- * Count the mappings of a file per address space, for
- * ivshmem_zap_mappings().  The count follows the kernel's mapping
- * objects: mmap() and every copy (fork, split, mremap) add one, every
- * unmap removes one.
+ * Track the address spaces mmap() is called in, for
+ * ivshmem_zap_mappings(): one entry per file and address space, counting
+ * the mappings made there and every copy of them (fork, mremap), each of
+ * which points to the entry in vm_private_data.  The entry goes with the
+ * last of them.
  */
 static struct ivshmem_mm *ivshmem_find_mm(struct ivshmem_file *f,
 					  struct mm_struct *mm)
@@ -341,21 +350,14 @@ static struct ivshmem_mm *ivshmem_find_mm(struct ivshmem_file *f,
 	return NULL;
 }
 
-static int ivshmem_get_mm(struct ivshmem_file *f, struct mm_struct *mm)
+static struct ivshmem_mm *ivshmem_get_mm(struct ivshmem_file *f,
+					 struct mm_struct *mm)
 {
 	struct ivshmem_mm *m, *new;
 
-	spin_lock(&f->mm_lock);
-	m = ivshmem_find_mm(f, mm);
-	if (m)
-		m->vmas++;
-	spin_unlock(&f->mm_lock);
-	if (m)
-		return 0;
-
 	new = kzalloc(sizeof(*new), GFP_KERNEL);
 	if (!new)
-		return -ENOMEM;
+		return NULL;
 
 	spin_lock(&f->mm_lock);
 	m = ivshmem_find_mm(f, mm);
@@ -366,41 +368,49 @@ static int ivshmem_get_mm(struct ivshmem_file *f, struct mm_struct *mm)
 		new->mm = mm;
 		new->vmas = 1;
 		list_add_tail(&new->node, &f->mms);
+		m = new;
 		new = NULL;
 	}
 	spin_unlock(&f->mm_lock);
 	kfree(new);
-	return 0;
+	return m;
 }
 
-static void ivshmem_put_mm(struct ivshmem_file *f, struct mm_struct *mm)
+static void ivshmem_put_mm(struct ivshmem_file *f, struct ivshmem_mm *m)
 {
-	struct ivshmem_mm *m;
+	bool last;
 
 	spin_lock(&f->mm_lock);
-	m = ivshmem_find_mm(f, mm);
-	if (m && --m->vmas == 0)
+	last = --m->vmas == 0;
+	if (last)
 		list_del(&m->node);
-	else
-		m = NULL;
 	spin_unlock(&f->mm_lock);
 
-	if (m) {
+	if (last) {
 		mmdrop(m->mm);
 		kfree(m);
 	}
 }
 
-/* A copy of a mapping: fork or mremap. */
+/*
+ * A copy of a mapping: fork or mremap.  It joins the original's entry, so
+ * nothing is allocated and nothing can fail.  A copy in another address
+ * space needs no waiting at removal: the kernel links it to the file
+ * before it copies any page table entry.
+ */
 static void ivshmem_vm_open(struct vm_area_struct *vma)
 {
-	/* Without memory, removal falls back to zapping without waiting. */
-	ivshmem_get_mm(vma->vm_file->private_data, vma->vm_mm);
+	struct ivshmem_file *f = vma->vm_file->private_data;
+	struct ivshmem_mm *m = vma->vm_private_data;
+
+	spin_lock(&f->mm_lock);
+	m->vmas++;
+	spin_unlock(&f->mm_lock);
 }
 
 static void ivshmem_vm_close(struct vm_area_struct *vma)
 {
-	ivshmem_put_mm(vma->vm_file->private_data, vma->vm_mm);
+	ivshmem_put_mm(vma->vm_file->private_data, vma->vm_private_data);
 }
 
 /*
@@ -431,6 +441,10 @@ static const struct vm_operations_struct ivshmem_vm_ops = {
 	.close = ivshmem_vm_close,
 	.may_split = ivshmem_vm_may_split,
 	.fault = ivshmem_vm_fault,
+#ifdef CONFIG_HAVE_IOREMAP_PROT
+	/* ptrace() and /proc/PID/mem, so that a debugger can read it */
+	.access = generic_access_phys,
+#endif
 };
 
 static int ivshmem_mmap(struct file *filp, struct vm_area_struct *vma)
@@ -439,6 +453,7 @@ static int ivshmem_mmap(struct file *filp, struct vm_area_struct *vma)
 	struct ivshmem_device *idev = f->idev;
 	unsigned long pages = idev->shm_size >> PAGE_SHIFT;
 	unsigned long len = vma->vm_end - vma->vm_start;
+	struct ivshmem_mm *m;
 	int idx, ret;
 
 	/* A private copy-on-write view of shared memory makes no sense. */
@@ -464,9 +479,11 @@ static int ivshmem_mmap(struct file *filp, struct vm_area_struct *vma)
 		ret = -ENODEV;
 		goto out;
 	}
-	ret = ivshmem_get_mm(f, vma->vm_mm);
-	if (ret)
+	m = ivshmem_get_mm(f, vma->vm_mm);
+	if (!m) {
+		ret = -ENOMEM;
 		goto out;
+	}
 	ret = io_remap_pfn_range(vma, vma->vm_start,
 				 (idev->shm_start >> PAGE_SHIFT) + vma->vm_pgoff,
 				 len, vma->vm_page_prot);
@@ -477,9 +494,10 @@ static int ivshmem_mmap(struct file *filp, struct vm_area_struct *vma)
 		 * A failed mmap() is never closed: drop the count here.  The
 		 * kernel undoes the page tables and the memory type.
 		 */
-		ivshmem_put_mm(f, vma->vm_mm);
+		ivshmem_put_mm(f, m);
 		goto out;
 	}
+	vma->vm_private_data = m;
 	vma->vm_ops = &ivshmem_vm_ops;
 out:
 	ivshmem_exit(idev, idx);
@@ -487,39 +505,49 @@ out:
 }
 
 /*
- * Wait until no address space the device's files are mapped into is in
- * the middle of mmap(), fork() or mremap(): those hold the mmap lock for
- * writing until the new mapping is linked to the file.
+ * Grab an address space of the device's files that this round has not
+ * waited for yet; NULL when there is none left.
  */
-static void ivshmem_wait_mms(struct ivshmem_device *idev)
+static struct mm_struct *ivshmem_next_mm(struct ivshmem_device *idev,
+					 unsigned int round)
 {
-	struct ivshmem_mm *m, *tmp;
+	struct mm_struct *mm = NULL;
 	struct ivshmem_file *f;
-	LIST_HEAD(mms);
+	struct ivshmem_mm *m;
 
 	mutex_lock(&idev->files_lock);
 	list_for_each_entry(f, &idev->files, node) {
 		spin_lock(&f->mm_lock);
 		list_for_each_entry(m, &f->mms, node) {
-			struct ivshmem_mm *copy = kzalloc(sizeof(*copy),
-							  GFP_ATOMIC);
-
-			/* Without memory, fall back to zapping only. */
-			if (!copy)
-				break;
-			mmgrab(m->mm);
-			copy->mm = m->mm;
-			list_add_tail(&copy->node, &mms);
+			if (m->waited > round)
+				continue;
+			m->waited = round + 1;
+			mm = m->mm;
+			mmgrab(mm);
+			break;
 		}
 		spin_unlock(&f->mm_lock);
+		if (mm)
+			break;
 	}
 	mutex_unlock(&idev->files_lock);
+	return mm;
+}
 
-	list_for_each_entry_safe(m, tmp, &mms, node) {
-		mmap_read_lock(m->mm);
-		mmap_read_unlock(m->mm);
-		mmdrop(m->mm);
-		kfree(m);
+/*
+ * Wait until no address space the device's files were mapped into by
+ * mmap() is in the middle of it: mmap() holds the mmap lock for writing
+ * until the new mapping is linked to the file.  One address space at a
+ * time, so that nothing is allocated and every one is waited for.
+ */
+static void ivshmem_wait_mms(struct ivshmem_device *idev, unsigned int round)
+{
+	struct mm_struct *mm;
+
+	while ((mm = ivshmem_next_mm(idev, round))) {
+		mmap_read_lock(mm);
+		mmap_read_unlock(mm);
+		mmdrop(mm);
 	}
 }
 
@@ -538,10 +566,10 @@ static void ivshmem_wait_mms(struct ivshmem_device *idev)
 void ivshmem_zap_mappings(struct ivshmem_device *idev)
 {
 	struct ivshmem_file *f;
-	int round;
+	unsigned int round;
 
 	for (round = 0; round < 2; round++) {
-		ivshmem_wait_mms(idev);
+		ivshmem_wait_mms(idev, round);
 		mutex_lock(&idev->files_lock);
 		list_for_each_entry(f, &idev->files, node)
 			unmap_mapping_range(f->filp->f_mapping, 0, 0, 1);

@@ -53,7 +53,8 @@ static void ivshmem_irq_none(struct ivshmem_device *idev, const char *why,
 }
 
 /**
- * ivshmem_irq_setup() - enable every MSI-X vector of a doorbell device.
+ * ivshmem_irq_setup() - enable the MSI-X vectors of a doorbell device
+ * that can be rung (0-255).
  * @idev: the device, BARs set up.
  *
  * Return: 0, also in interrupt mode "none"; a negative errno only when
@@ -73,6 +74,7 @@ int ivshmem_irq_setup(struct ivshmem_device *idev)
 		ivshmem_irq_none(idev, "no MSI-X table", nvec);
 		return 0;
 	}
+	nvec = min(nvec, IVSHMEM_MAX_VECTORS);
 	ret = pci_alloc_irq_vectors(pdev, 1, nvec, PCI_IRQ_MSIX);
 	if (ret < 0) {
 		ivshmem_irq_none(idev, "cannot enable", ret);
@@ -82,6 +84,8 @@ int ivshmem_irq_setup(struct ivshmem_device *idev)
 		dev_notice(&pdev->dev, "only %d of %d MSI-X vectors enabled\n",
 			   ret, nvec);
 	nvec = ret;
+	/* MSI-X messages are memory writes of the device. */
+	pci_set_master(pdev);
 
 	idev->vectors = kcalloc(nvec, sizeof(*idev->vectors), GFP_KERNEL);
 	if (!idev->vectors) {
@@ -93,7 +97,6 @@ int ivshmem_irq_setup(struct ivshmem_device *idev)
 		struct ivshmem_vector *vec = &idev->vectors[i];
 
 		vec->idev = idev;
-		vec->index = i;
 		atomic64_set(&vec->count, 0);
 		INIT_LIST_HEAD(&vec->binds);
 		snprintf(vec->name, sizeof(vec->name), "%s-%u",

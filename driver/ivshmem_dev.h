@@ -18,11 +18,12 @@
 
 #include "bar.h"
 
-/* BAR0 registers, 32 bits each. */
-#define IVSHMEM_REG_INTR_MASK	0x00
-#define IVSHMEM_REG_INTR_STATUS	0x04
+/* BAR0 registers the driver uses, 32 bits each. */
 #define IVSHMEM_REG_IV_POSITION	0x08
 #define IVSHMEM_REG_DOORBELL	0x0c
+
+/* QEMU rings vector & 0xff, so only vectors 0-255 ever interrupt. */
+#define IVSHMEM_MAX_VECTORS	256
 
 struct ivshmem_device;
 struct ivshmem_file;
@@ -30,7 +31,6 @@ struct ivshmem_file;
 /**
  * struct ivshmem_vector - one MSI-X vector of a device.
  * @idev:  the device.
- * @index: vector number (MSI-X table entry).
  * @irq:   Linux interrupt number; 0 once freed.
  * @count: interrupts received since probe; read() and sysfs report it.
  * @binds: &struct ivshmem_binding list, protected by @idev->irq_lock.
@@ -38,7 +38,6 @@ struct ivshmem_file;
  */
 struct ivshmem_vector {
 	struct ivshmem_device *idev;
-	unsigned int index;
 	int irq;
 	atomic64_t count;
 	struct list_head binds;
@@ -125,15 +124,19 @@ struct ivshmem_file {
 };
 
 /**
- * struct ivshmem_mm - an address space a file is mapped into.
- * @node: entry in &struct ivshmem_file.mms.
- * @mm:   the address space, held with mmgrab().
- * @vmas: the file's mappings in @mm.
+ * struct ivshmem_mm - an address space mmap() mapped a file into.
+ * @node:   entry in &struct ivshmem_file.mms.
+ * @mm:     the address space, held with mmgrab().
+ * @vmas:   the mappings mmap() made of the file in @mm, and their copies
+ *          (in @mm or, after fork, elsewhere); each points here in
+ *          vm_private_data.
+ * @waited: removal rounds that have waited for @mm to leave mmap().
  */
 struct ivshmem_mm {
 	struct list_head node;
 	struct mm_struct *mm;
 	unsigned int vmas;
+	unsigned int waited;
 };
 
 static inline struct ivshmem_device *ivshmem_from_dev(struct device *dev)

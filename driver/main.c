@@ -75,7 +75,6 @@ static int ivshmem_setup_pci(struct ivshmem_device *idev)
 
 	/* Only doorbell devices have MSI-X (BAR1); plain ones have neither. */
 	idev->doorbell = pci_find_capability(pdev, PCI_CAP_ID_MSIX) != 0;
-	pci_set_master(pdev);
 	return 0;
 }
 

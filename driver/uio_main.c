@@ -6,16 +6,18 @@
  * Map 0 is the registers (BAR0, uncached), map 1 the shared memory (BAR2,
  * write-back: it is host RAM; probe moves BAR2 out of a range the MTRRs
  * leave uncached, as ivshmem.ko does, and the PCI device's memtype
- * attribute says what the mapping really gets).  Doorbell devices have every MSI-X vector
- * wired to the one UIO interrupt source, and a map 2: a read-only page of
- * 64-bit counters, one per vector, each counting that vector's interrupts
- * since probe, written before the UIO event is raised.  Userspace tells
- * the vectors apart by comparing the counters after each event.  Writing
- * 0 or 1 to /dev/uioN holds back or lets through the UIO events (what
- * arrived meanwhile is reported once on 1), as other UIO drivers mask and
- * unmask their interrupt; the counters count on.  Plain devices, and
- * doorbell devices whose MSI-X cannot be enabled, have no interrupt and
- * no map 2.
+ * attribute says what the mapping really gets).  A map starts at the page
+ * boundary below its BAR, and its offset attribute says where the BAR
+ * begins in that page, as with uio_pci_generic.  Doorbell devices have
+ * every MSI-X vector that can be rung (0-255) wired to the one UIO
+ * interrupt source, and a map 2: a read-only page of 64-bit counters, one
+ * per vector, each counting that vector's interrupts since probe, written
+ * before the UIO event is raised.  Userspace tells the vectors apart by
+ * comparing the counters after each event.  Writing 0 or 1 to /dev/uioN
+ * holds back or lets through the UIO events (what arrived meanwhile is
+ * reported once on 1), as other UIO drivers mask and unmask their
+ * interrupt; the counters count on.  Plain devices, and doorbell devices
+ * whose MSI-X cannot be enabled, have no interrupt and no map 2.
  *
  * On removal every mapping of a BAR is torn down, so a process that
  * touches one afterwards gets SIGBUS rather than a BAR that may belong to
@@ -29,6 +31,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uio_driver.h>
@@ -42,8 +45,8 @@
 #define UIO_IVSHMEM_MAP_REGS	0
 #define UIO_IVSHMEM_MAP_SHM	1
 #define UIO_IVSHMEM_MAP_COUNTS	2
-/* The counters fill one page at most; QEMU can ring only vectors 0-255. */
-#define UIO_IVSHMEM_MAX_VECTORS	(PAGE_SIZE / sizeof(u64))
+/* QEMU rings vector & 0xff: vectors above 255 never interrupt. */
+#define UIO_IVSHMEM_MAX_VECTORS	256
 
 struct uio_ivshmem;
 
@@ -60,15 +63,23 @@ struct uio_ivshmem_vector {
 };
 
 /**
- * struct uio_ivshmem_inode - a device node through which the device is
- * mapped, held until removal so that its mappings can be torn down.
- * @node:    entry in &struct uio_ivshmem.inodes.
- * @mapping: the address space the node's mappings are in; its host inode
- *           is referenced with ihold().
+ * struct uio_ivshmem_mapping - mappings of a BAR made by one mmap() call,
+ * and every copy of them, so that removal can find and tear them down.
+ * @node:    entry in &struct uio_ivshmem.mappings.
+ * @u:       the device.
+ * @mapping: the address space of the device node they come through; the
+ *           mappings hold their file, so it lives as long as this entry.
+ * @mm:      the address space mmap() was called in, held with mmgrab().
+ * @vmas:    the mappings (the original and its copies) still there.
+ * @waited:  removal has waited for @mm to leave mmap().
  */
-struct uio_ivshmem_inode {
+struct uio_ivshmem_mapping {
 	struct list_head node;
+	struct uio_ivshmem *u;
 	struct address_space *mapping;
+	struct mm_struct *mm;
+	unsigned int vmas;
+	bool waited;
 };
 
 /**
@@ -76,7 +87,8 @@ struct uio_ivshmem_inode {
  * @info:        the UIO device.
  * @pdev:        the PCI function.
  * @memtype:     IVSHMEM_MEMTYPE_* that mappings of map 1 get.
- * @nr_irqs:     vectors with a handler, 0 without interrupts.
+ * @nr_irqs:     vectors enabled, 0 without interrupts.
+ * @nr_handlers: vectors with a handler installed, up to @nr_irqs.
  * @vectors:     @nr_irqs entries.
  * @counts_page: map 2, one u64 per vector; every mapping of it holds a
  *               reference as well, so it outlives removal until they
@@ -85,24 +97,25 @@ struct uio_ivshmem_inode {
  * @lock:        protects @muted and @missed; taken in hard IRQ.
  * @muted:       userspace wrote 0: interrupts are counted, not reported.
  * @missed:      an interrupt came while @muted.
- * @maps_lock:   protects @inodes and @removed; held through mmap() so that
- *               removal waits for a mapping being made.
- * @inodes:      &struct uio_ivshmem_inode list.
- * @removed:     the mappings are gone and no more may be made.
+ * @maps_lock:   protects @mappings and @removed.
+ * @mappings:    &struct uio_ivshmem_mapping list, one per mmap() of a BAR
+ *               whose mappings are not all gone.
+ * @removed:     the mappings are being torn down and no more may be made.
  */
 struct uio_ivshmem {
 	struct uio_info info;
 	struct pci_dev *pdev;
 	u32 memtype;
 	unsigned int nr_irqs;
+	unsigned int nr_handlers;
 	struct uio_ivshmem_vector *vectors;
 	struct page *counts_page;
 	u64 *counts;
 	spinlock_t lock;		/* muted, missed */
 	bool muted;
 	bool missed;
-	struct mutex maps_lock;		/* inodes, removed, mmap() */
-	struct list_head inodes;
+	struct mutex maps_lock;		/* mappings, removed */
+	struct list_head mappings;
 	bool removed;
 };
 
@@ -155,10 +168,70 @@ static int uio_ivshmem_counts_mprotect(struct vm_area_struct *vma,
 }
 
 /*
- * Without vm_ops a mapping would count as anonymous, and a fault after
- * removal would give it anonymous pages; with them it gets SIGBUS.
+ * A copy of a BAR mapping (fork(), or mremap() moving it) joins the entry
+ * of the original.  It needs no waiting at removal: the kernel links a
+ * copy to the file before it copies or moves any page table entry, so
+ * unmap_mapping_range() finds whatever the copy gets.  Nothing is
+ * allocated here, so nothing can fail.
  */
+static void uio_ivshmem_bar_open(struct vm_area_struct *vma)
+{
+	struct uio_ivshmem_mapping *m = vma->vm_private_data;
+
+	mutex_lock(&m->u->maps_lock);
+	m->vmas++;
+	mutex_unlock(&m->u->maps_lock);
+}
+
+static void uio_ivshmem_put_mapping(struct uio_ivshmem_mapping *m)
+{
+	struct uio_ivshmem *u = m->u;
+	bool last;
+
+	mutex_lock(&u->maps_lock);
+	last = --m->vmas == 0;
+	if (last)
+		list_del(&m->node);
+	mutex_unlock(&u->maps_lock);
+	if (last) {
+		mmdrop(m->mm);
+		kfree(m);
+	}
+}
+
+static void uio_ivshmem_bar_close(struct vm_area_struct *vma)
+{
+	uio_ivshmem_put_mapping(vma->vm_private_data);
+}
+
+/*
+ * On x86, mmap() reserves the memory type for the whole mapping, and
+ * unmapping releases it by the range of each piece: a mapping split by a
+ * partial munmap(), mprotect() or mremap() would leave the reservation
+ * behind for good ("freeing invalid memtype").  BAR mappings are used
+ * whole, as with ivshmem.ko: splitting one fails with -EINVAL.
+ */
+static int uio_ivshmem_bar_may_split(struct vm_area_struct *vma,
+				     unsigned long addr)
+{
+	return -EINVAL;
+}
+
+/*
+ * The page table entries are all made by mmap(); a fault means removal
+ * zapped them.  Without a fault handler the mapping would count as
+ * anonymous and get fresh pages; with one it gets SIGBUS.
+ */
+static vm_fault_t uio_ivshmem_bar_fault(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
 static const struct vm_operations_struct uio_ivshmem_bar_vm_ops = {
+	.open = uio_ivshmem_bar_open,
+	.close = uio_ivshmem_bar_close,
+	.may_split = uio_ivshmem_bar_may_split,
+	.fault = uio_ivshmem_bar_fault,
 #ifdef CONFIG_HAVE_IOREMAP_PROT
 	.access = generic_access_phys,
 #endif
@@ -198,103 +271,147 @@ static const struct vm_operations_struct uio_ivshmem_counts_vm_ops = {
 };
 
 /*
- * Remember the node a mapping comes through, to tear it down on removal.
- * Called with @maps_lock held.
+ * Wait until no address space that mmap() was called in for a BAR is
+ * still inside that mmap(): the kernel links a new mapping to the file
+ * only after the driver's mmap() has filled its page table entries, and
+ * holds the mmap lock for writing until then.  Called with @removed set,
+ * so no entry is added meanwhile; the lock is dropped around each wait,
+ * since mmap() takes it under the mmap lock.
  */
-static int uio_ivshmem_track(struct uio_ivshmem *u,
-			     struct address_space *mapping)
+static void uio_ivshmem_wait_mms(struct uio_ivshmem *u)
 {
-	struct uio_ivshmem_inode *t;
+	struct uio_ivshmem_mapping *m;
+	struct mm_struct *mm;
 
-	list_for_each_entry(t, &u->inodes, node)
-		if (t->mapping == mapping)
-			return 0;
-	t = kmalloc(sizeof(*t), GFP_KERNEL);
-	if (!t)
-		return -ENOMEM;
-	ihold(mapping->host);
-	t->mapping = mapping;
-	list_add(&t->node, &u->inodes);
+	for (;;) {
+		mm = NULL;
+		mutex_lock(&u->maps_lock);
+		list_for_each_entry(m, &u->mappings, node) {
+			if (m->waited)
+				continue;
+			m->waited = true;
+			mm = m->mm;
+			mmgrab(mm);
+			break;
+		}
+		mutex_unlock(&u->maps_lock);
+		if (!mm)
+			return;
+		mmap_read_lock(mm);
+		mmap_read_unlock(mm);
+		mmdrop(mm);
+	}
+}
+
+/*
+ * Tear down every BAR mapping, before UIO wakes its readers with an
+ * error: whoever learns of the removal finds the mappings gone.  Map 2
+ * goes too, and faults its page in again.
+ */
+static void uio_ivshmem_zap(struct uio_ivshmem *u)
+{
+	struct uio_ivshmem_mapping *m;
+
+	mutex_lock(&u->maps_lock);
+	u->removed = true;
+	mutex_unlock(&u->maps_lock);
+
+	uio_ivshmem_wait_mms(u);
+
+	mutex_lock(&u->maps_lock);
+	list_for_each_entry(m, &u->mappings, node)
+		unmap_mapping_range(m->mapping, 0, 0, 1);
+	mutex_unlock(&u->maps_lock);
+}
+
+static int uio_ivshmem_mmap_counts(struct uio_ivshmem *u,
+				   struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & VM_WRITE)
+		return -EACCES;
+	/*
+	 * Never merged with a neighbouring mapping of the same file (6.12
+	 * would otherwise extend it over maps 0 and 1 without asking us)
+	 * nor grown by mremap().
+	 */
+	ivshmem_vma_set_flags(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	get_page(u->counts_page);
+	vma->vm_private_data = u->counts_page;
+	vma->vm_ops = &uio_ivshmem_counts_vm_ops;
 	return 0;
 }
 
 /*
- * Before UIO wakes its readers with an error: whoever learns of the
- * removal finds the mappings gone.  Children forked meanwhile are covered,
- * their mappings follow their parent's in the node's tree.
- */
-static void uio_ivshmem_zap(struct uio_ivshmem *u)
-{
-	struct uio_ivshmem_inode *t, *next;
-
-	mutex_lock(&u->maps_lock);
-	u->removed = true;
-	list_for_each_entry_safe(t, next, &u->inodes, node) {
-		unmap_mapping_range(t->mapping, 0, 0, 1);
-		iput(t->mapping->host);
-		list_del(&t->node);
-		kfree(t);
-	}
-	mutex_unlock(&u->maps_lock);
-}
-
-/*
- * UIO has checked the map index (vm_pgoff) and the length.  UIO would map
- * everything uncached; the shared memory wants write-back.
+ * UIO has checked the map index (vm_pgoff) and the length against the
+ * map's pages.  UIO would map everything uncached; the shared memory wants
+ * write-back, and removal must find every BAR mapping.
  */
 static int uio_ivshmem_mmap(struct uio_info *info, struct vm_area_struct *vma)
 {
 	struct uio_ivshmem *u = container_of(info, struct uio_ivshmem, info);
 	struct uio_mem *mem = &info->mem[vma->vm_pgoff];
+	struct uio_ivshmem_mapping *m;
 	int ret;
 
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
-	if (vma->vm_pgoff == UIO_IVSHMEM_MAP_COUNTS && vma->vm_flags & VM_WRITE)
-		return -EACCES;
+	if (vma->vm_pgoff == UIO_IVSHMEM_MAP_COUNTS)
+		return uio_ivshmem_mmap_counts(u, vma);
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->u = u;
+	m->mapping = vma->vm_file->f_mapping;
+	m->mm = vma->vm_mm;
+	m->vmas = 1;
 
 	mutex_lock(&u->maps_lock);
-	ret = u->removed ? -ENODEV : uio_ivshmem_track(u, vma->vm_file->f_mapping);
-	if (ret)
-		goto out;
-	if (vma->vm_pgoff == UIO_IVSHMEM_MAP_COUNTS) {
-		/*
-		 * Never merged with a neighbouring mapping of the same file
-		 * (6.12 would otherwise extend it over maps 0 and 1 without
-		 * asking us) nor grown by mremap().
-		 */
-		ivshmem_vma_set_flags(vma, VM_DONTEXPAND | VM_DONTDUMP);
-		get_page(u->counts_page);
-		vma->vm_private_data = u->counts_page;
-		vma->vm_ops = &uio_ivshmem_counts_vm_ops;
-		goto out;
+	if (u->removed) {
+		mutex_unlock(&u->maps_lock);
+		kfree(m);
+		return -ENODEV;
 	}
-	vma->vm_ops = &uio_ivshmem_bar_vm_ops;
+	mmgrab(m->mm);
+	list_add_tail(&m->node, &u->mappings);
+	mutex_unlock(&u->maps_lock);
+
 	if (vma->vm_pgoff == UIO_IVSHMEM_MAP_REGS)
 		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
 	ret = io_remap_pfn_range(vma, vma->vm_start, mem->addr >> PAGE_SHIFT,
 				 vma->vm_end - vma->vm_start, vma->vm_page_prot);
 	if (!ret && vma->vm_pgoff == UIO_IVSHMEM_MAP_SHM)
 		ret = ivshmem_check_memtype(vma, u->memtype);
-out:
-	mutex_unlock(&u->maps_lock);
-	return ret;
+	if (ret) {
+		/*
+		 * A failed mmap() is never closed: drop the entry here.  The
+		 * kernel undoes the page tables and the memory type.
+		 */
+		uio_ivshmem_put_mapping(m);
+		return ret;
+	}
+	vma->vm_private_data = m;
+	vma->vm_ops = &uio_ivshmem_bar_vm_ops;
+	return 0;
 }
 
 static void uio_ivshmem_free_irqs(struct uio_ivshmem *u)
 {
-	while (u->nr_irqs--)
-		free_irq(pci_irq_vector(u->pdev, u->nr_irqs),
-			 &u->vectors[u->nr_irqs]);
-	u->nr_irqs = 0;
-	pci_free_irq_vectors(u->pdev);
+	while (u->nr_handlers--)
+		free_irq(pci_irq_vector(u->pdev, u->nr_handlers),
+			 &u->vectors[u->nr_handlers]);
+	u->nr_handlers = 0;
 }
 
-/* Every vector, or none: the device still maps without interrupts. */
-static int uio_ivshmem_setup_irqs(struct uio_ivshmem *u)
+/*
+ * Enable the vectors and describe them (map 2, the UIO interrupt), without
+ * a handler yet: the handler raises UIO events, which needs the UIO device
+ * registered.  Every vector that can be rung, or none: the device still
+ * maps without interrupts.
+ */
+static int uio_ivshmem_alloc_irqs(struct uio_ivshmem *u)
 {
-	struct uio_ivshmem_vector *vec;
-	int nvec, ret;
+	int nvec;
 
 	nvec = pci_msix_vec_count(u->pdev);
 	if (nvec <= 0)
@@ -310,19 +427,9 @@ static int uio_ivshmem_setup_irqs(struct uio_ivshmem *u)
 			   nvec);
 		return 0;
 	}
-	for (u->nr_irqs = 0; u->nr_irqs < nvec; u->nr_irqs++) {
-		vec = &u->vectors[u->nr_irqs];
-		vec->u = u;
-		vec->index = u->nr_irqs;
-		snprintf(vec->name, sizeof(vec->name), "%s[%s]-%u",
-			 UIO_IVSHMEM_NAME, pci_name(u->pdev), vec->index);
-		ret = request_irq(pci_irq_vector(u->pdev, vec->index),
-				  uio_ivshmem_irq, 0, vec->name, vec);
-		if (ret) {
-			uio_ivshmem_free_irqs(u);
-			return ret;
-		}
-	}
+	/* MSI-X messages are memory writes of the device. */
+	pci_set_master(u->pdev);
+	u->nr_irqs = nvec;
 	u->info.irq = UIO_IRQ_CUSTOM;
 	u->info.irqcontrol = uio_ivshmem_irqcontrol;
 	u->info.mem[UIO_IVSHMEM_MAP_COUNTS].name = "vectors";
@@ -332,13 +439,49 @@ static int uio_ivshmem_setup_irqs(struct uio_ivshmem *u)
 	return 0;
 }
 
+/*
+ * Install a handler on every enabled vector, once the UIO device exists:
+ * an interrupt may come at once (a peer rang while the driver bound).
+ * All of them or none, so that map 2 has a counter for each vector that
+ * interrupts.
+ */
+static int uio_ivshmem_request_irqs(struct uio_ivshmem *u)
+{
+	struct uio_ivshmem_vector *vec;
+	int ret;
+
+	for (; u->nr_handlers < u->nr_irqs; u->nr_handlers++) {
+		vec = &u->vectors[u->nr_handlers];
+		vec->u = u;
+		vec->index = u->nr_handlers;
+		snprintf(vec->name, sizeof(vec->name), "%s[%s]-%u",
+			 UIO_IVSHMEM_NAME, pci_name(u->pdev), vec->index);
+		ret = request_irq(pci_irq_vector(u->pdev, vec->index),
+				  uio_ivshmem_irq, 0, vec->name, vec);
+		if (ret) {
+			uio_ivshmem_free_irqs(u);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * As uio_pci_generic does: a map starts at a page boundary, and its
+ * offset attribute says where in the first page the BAR begins.  The
+ * UIO core maps whole pages only.
+ */
 static void uio_ivshmem_set_map(struct uio_ivshmem *u, int map, int bar,
 				const char *name)
 {
-	u->info.mem[map].name = name;
-	u->info.mem[map].memtype = UIO_MEM_PHYS;
-	u->info.mem[map].addr = pci_resource_start(u->pdev, bar);
-	u->info.mem[map].size = pci_resource_len(u->pdev, bar);
+	resource_size_t start = pci_resource_start(u->pdev, bar);
+	struct uio_mem *mem = &u->info.mem[map];
+
+	mem->name = name;
+	mem->memtype = UIO_MEM_PHYS;
+	mem->addr = start & PAGE_MASK;
+	mem->offs = start & ~PAGE_MASK;
+	mem->size = PAGE_ALIGN(mem->offs + pci_resource_len(u->pdev, bar));
 }
 
 static int uio_ivshmem_probe(struct pci_dev *pdev,
@@ -353,7 +496,7 @@ static int uio_ivshmem_probe(struct pci_dev *pdev,
 	u->pdev = pdev;
 	spin_lock_init(&u->lock);
 	mutex_init(&u->maps_lock);
-	INIT_LIST_HEAD(&u->inodes);
+	INIT_LIST_HEAD(&u->mappings);
 
 	/* Before anything enables, requests or maps a BAR. */
 	ret = ivshmem_place_shm(pdev, &u->memtype);
@@ -369,7 +512,6 @@ static int uio_ivshmem_probe(struct pci_dev *pdev,
 	ret = ivshmem_request_bar(pdev, IVSHMEM_BAR_SHM, UIO_IVSHMEM_NAME);
 	if (ret)
 		return ret;
-	pci_set_master(pdev);
 
 	u->counts_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!u->counts_page)
@@ -383,18 +525,25 @@ static int uio_ivshmem_probe(struct pci_dev *pdev,
 			    "registers");
 	uio_ivshmem_set_map(u, UIO_IVSHMEM_MAP_SHM, IVSHMEM_BAR_SHM, "shmem");
 
-	ret = uio_ivshmem_setup_irqs(u);
+	ret = uio_ivshmem_alloc_irqs(u);
 	if (ret)
 		goto err_free_page;
 
+	/* UIO_IRQ_CUSTOM: the UIO core leaves the interrupts to us. */
 	ret = uio_register_device(&pdev->dev, &u->info);
 	if (ret)
-		goto err_free_irqs;
+		goto err_free_vectors;
+
+	ret = uio_ivshmem_request_irqs(u);
+	if (ret)
+		goto err_unregister;
 	pci_set_drvdata(pdev, u);
 	return 0;
 
-err_free_irqs:
-	uio_ivshmem_free_irqs(u);
+err_unregister:
+	uio_unregister_device(&u->info);
+err_free_vectors:
+	pci_free_irq_vectors(pdev);
 err_free_page:
 	__free_page(u->counts_page);
 	return ret;
@@ -410,6 +559,7 @@ static void uio_ivshmem_remove(struct pci_dev *pdev)
 	struct uio_ivshmem *u = pci_get_drvdata(pdev);
 
 	uio_ivshmem_free_irqs(u);
+	pci_free_irq_vectors(pdev);
 	uio_ivshmem_zap(u);
 	uio_unregister_device(&u->info);
 	__free_page(u->counts_page);

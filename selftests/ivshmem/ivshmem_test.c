@@ -392,6 +392,47 @@ TEST_F(dev, ring_works_only_on_doorbell_devices)
 	}
 }
 
+/* Ringing acts on other VMs: a file open read-only may map and wait only. */
+TEST_F(dev, ring_needs_a_file_open_for_writing)
+{
+	struct ivshmem_ring r = { .peer = 65535, .vector = 0 };
+	int fd;
+
+	NEED_DEV();
+	fd = open(self->d.node, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_ERRNO(EBADF, ioctl(fd, IVSHMEM_IOCTL_RING, &r));
+	/* bad arguments still come first */
+	r.flags = 1;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, IVSHMEM_IOCTL_RING, &r));
+	close(fd);
+}
+
+/* A debugger reads and writes the shared memory through ptrace(). */
+TEST_F(dev, mapping_is_reachable_through_proc_mem)
+{
+	uint32_t word = 0x5eed0000 | (getpid() & 0xffff), got = 0;
+	volatile uint32_t *p;
+	int mem;
+
+	NEED_DEV();
+	p = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	mem = open("/proc/self/mem", O_RDWR);
+	ASSERT_LE(0, mem);
+	p[100] = word;
+	EXPECT_EQ(sizeof(got), pread(mem, &got, sizeof(got), (off_t)(uintptr_t)&p[100]))
+		TH_LOG("pread: %s", strerror(errno));
+	EXPECT_EQ(word, got);
+	word = ~word;
+	EXPECT_EQ(sizeof(word), pwrite(mem, &word, sizeof(word), (off_t)(uintptr_t)&p[101]))
+		TH_LOG("pwrite: %s", strerror(errno));
+	EXPECT_EQ(word, p[101]);
+	close(mem);
+	munmap((void *)p, getpagesize());
+}
+
 TEST_F(dev, bind_and_unbind_reject_bad_arguments)
 {
 	struct ivshmem_eventfd e;
@@ -469,8 +510,12 @@ TEST_F(dev, read_and_poll_without_interrupts)
 		EXPECT_ERRNO(EINVAL, read(self->fd, ev, sizeof(ev[0]) - 1));
 		EXPECT_ERRNO(EINVAL, read(self->fd, ev, 0));
 	} else {
+		/* Nothing will ever be readable: poll() says so at once. */
+		struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+
 		EXPECT_ERRNO(EOPNOTSUPP, read(self->fd, ev, sizeof(ev)));
-		EXPECT_EQ(0, ivs_wait(self->fd, 0));
+		EXPECT_EQ(1, poll(&pfd, 1, 1000));
+		EXPECT_EQ(POLLERR, pfd.revents);
 	}
 }
 

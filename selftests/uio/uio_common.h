@@ -35,7 +35,9 @@
  * struct uio_dev - one ivshmem function bound to uio_ivshmem
  * @uio:       "uioN"
  * @pci:       PCI address, "0000:00:04.0"
- * @map_addr:  address of each map from sysfs (map 2 has none: 0)
+ * @map_addr:  address of each map from sysfs, page-aligned (map 2 has
+ *             none: 0)
+ * @map_offs:  where in the map's first page its BAR begins, from sysfs
  * @map_size:  size of each map from sysfs, 0 when the map does not exist
  * @bar_start: start of each BAR from the PCI device's resource file
  * @bar_size:  size of each BAR
@@ -44,6 +46,7 @@ struct uio_dev {
 	char uio[256];
 	char pci[64];
 	uint64_t map_addr[3];
+	uint64_t map_offs[3];
 	uint64_t map_size[3];
 	uint64_t bar_start[6];
 	uint64_t bar_size[6];
@@ -101,6 +104,8 @@ static inline void uio_read_dev(struct uio_dev *d)
 		d->map_size[i] = read_u64(path);
 		snprintf(path, sizeof(path), UIO_CLASS "/%s/maps/map%d/addr", d->uio, i);
 		d->map_addr[i] = read_u64(path);
+		snprintf(path, sizeof(path), UIO_CLASS "/%s/maps/map%d/offset", d->uio, i);
+		d->map_offs[i] = read_u64(path);
 	}
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", d->pci);
 	f = fopen(path, "r");
@@ -113,6 +118,19 @@ static inline void uio_read_dev(struct uio_dev *d)
 		d->bar_size[i] = end ? end - start + 1 : 0;
 	}
 	fclose(f);
+}
+
+/*
+ * Map @map starts on the page where BAR @bar begins, its offset says
+ * where in that page, and it covers the BAR in whole pages.
+ */
+static inline int map_is_bar(const struct uio_dev *d, int map, int bar)
+{
+	uint64_t page = getpagesize(), offs = d->map_offs[map];
+
+	return d->map_addr[map] % page == 0 && offs < page &&
+	       d->map_addr[map] + offs == d->bar_start[bar] &&
+	       d->map_size[map] == (offs + d->bar_size[bar] + page - 1) / page * page;
 }
 
 /*
@@ -163,7 +181,11 @@ static inline int uio_open(const struct uio_dev *d, int flags)
 	return open(path, flags);
 }
 
-/* Map @len bytes of UIO map @map (0: the whole map); NULL on failure. */
+/*
+ * Map @len bytes of UIO map @map (0: the whole map) and return where its
+ * BAR begins, the map's offset into the first page; NULL on failure.
+ * uio_unmap() undoes it.
+ */
 static inline void *uio_map(int fd, const struct uio_dev *d, int map, size_t len,
 			    int prot)
 {
@@ -171,9 +193,21 @@ static inline void *uio_map(int fd, const struct uio_dev *d, int map, size_t len
 
 	if (!len)
 		len = d->map_size[map];
+	else
+		len += d->map_offs[map];
 	len = (len + getpagesize() - 1) & ~((size_t)getpagesize() - 1);
 	p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)map * getpagesize());
-	return p == MAP_FAILED ? NULL : p;
+	return p == MAP_FAILED ? NULL : (char *)p + d->map_offs[map];
+}
+
+static inline void uio_unmap(const struct uio_dev *d, int map, volatile void *p,
+			     size_t len)
+{
+	if (!len)
+		len = d->map_size[map];
+	else
+		len += d->map_offs[map];
+	munmap((char *)p - d->map_offs[map], len);
 }
 
 static inline uint32_t reg_read(volatile void *regs, unsigned int off)

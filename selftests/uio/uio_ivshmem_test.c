@@ -127,10 +127,8 @@ static void drain(int fd)
 TEST_F(doorbell, maps_are_the_bars_and_the_counters)
 {
 	NEED_DOORBELL();
-	ASSERT_EQ(self->d.bar_start[0], self->d.map_addr[MAP_REGS]);
-	ASSERT_EQ(self->d.bar_size[0], self->d.map_size[MAP_REGS]);
-	ASSERT_EQ(self->d.bar_start[2], self->d.map_addr[MAP_SHM]);
-	ASSERT_EQ(self->d.bar_size[2], self->d.map_size[MAP_SHM]);
+	ASSERT_TRUE(map_is_bar(&self->d, MAP_REGS, 0));
+	ASSERT_TRUE(map_is_bar(&self->d, MAP_SHM, 2));
 	/* one counter per vector the kernel enabled, no address shown */
 	ASSERT_EQ(msi_irqs(self->d.pci), self->nvec);
 	ASSERT_EQ(0, self->d.map_addr[MAP_COUNTS]);
@@ -202,6 +200,83 @@ TEST_F(doorbell, mmap_refuses_what_it_cannot_give)
 	EXPECT_EQ(EACCES, errno);
 	EXPECT_EQ(-1, mprotect((void *)self->counts, page, PROT_READ | PROT_WRITE));
 	EXPECT_EQ(EACCES, errno);
+}
+
+/*
+ * A BAR mapping is used whole: splitting it would leave part of its PAT
+ * reservation behind when the pieces go.
+ */
+TEST_F(doorbell, bar_mappings_cannot_be_split)
+{
+	size_t page = getpagesize();
+	char *shm;
+
+	NEED_DOORBELL();
+	if (self->d.map_size[MAP_SHM] < 2 * page)
+		SKIP(return, "the shared memory is one page");
+	shm = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
+		   MAP_SHM * page);
+	ASSERT_NE(MAP_FAILED, shm);
+	EXPECT_EQ(-1, munmap(shm + page, page));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, mprotect(shm, page, PROT_READ));
+	EXPECT_EQ(EINVAL, errno);
+	shm[page] = 1;		/* still mapped, whole */
+	EXPECT_EQ(0, munmap(shm, 2 * page));
+}
+
+/*
+ * Every device's maps start on a page, with the offset of the BAR in it:
+ * a 256-byte BAR0 need not start on a page (the kernel aligns a
+ * hot-plugged one to 256 bytes), and the page may hold another device's
+ * registers.  Doorbell devices of one server have distinct IDs, so each
+ * reading its own IVPosition shows that map 0 plus its offset is its own
+ * BAR0.
+ */
+TEST(maps_start_on_a_page_at_their_offset)
+{
+	unsigned int ids[16], n = 0, unaligned = 0, i, j;
+	struct dirent **names;
+	char env[300];
+	struct uio_dev d;
+	void *regs;
+	int k, count, fd;
+
+	count = scandir(UIO_CLASS, &names, NULL, versionsort);
+	ASSERT_LE(0, count);
+	for (k = 0; k < count; k++) {
+		snprintf(env, sizeof(env), "%s", names[k]->d_name);
+		free(names[k]);
+		if (env[0] == '.' || setenv("UIO_DEVICE", env, 1))
+			continue;
+		if (uio_find(&d, 1, 0) && uio_find(&d, 0, 0))
+			continue;
+		EXPECT_TRUE(map_is_bar(&d, MAP_REGS, 0))
+			TH_LOG("%s: map 0 at %llx + %llx, %llx bytes; BAR0 %llx, %llx bytes",
+			       d.uio, (unsigned long long)d.map_addr[0],
+			       (unsigned long long)d.map_offs[0],
+			       (unsigned long long)d.map_size[0],
+			       (unsigned long long)d.bar_start[0],
+			       (unsigned long long)d.bar_size[0]);
+		EXPECT_TRUE(map_is_bar(&d, MAP_SHM, 2));
+		unaligned += d.bar_start[0] % getpagesize() != 0;
+		if (!d.bar_size[1] || n == 16)
+			continue;
+		fd = uio_open(&d, O_RDWR);
+		ASSERT_LE(0, fd);
+		regs = uio_map(fd, &d, MAP_REGS, 0, PROT_READ);
+		ASSERT_NE(NULL, regs);
+		ids[n++] = reg_read(regs, REG_IV_POSITION);
+		uio_unmap(&d, MAP_REGS, regs, 0);
+		close(fd);
+	}
+	free(names);
+	unsetenv("UIO_DEVICE");
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			EXPECT_NE(ids[i], ids[j]) TH_LOG("two devices read ID %u", ids[i]);
+	if (!unaligned)
+		TH_LOG("every BAR0 starts on a page here");
 }
 
 TEST_F(doorbell, registers_are_uncached_in_pat)
@@ -399,7 +474,7 @@ TEST(device_without_msix_has_no_interrupt)
 		ASSERT_NE(NULL, regs);
 		EXPECT_LE(reg_read(regs, REG_IV_POSITION), 65535);
 		ring(regs, reg_read(regs, REG_IV_POSITION), 0);
-		munmap((void *)regs, d.map_size[MAP_REGS]);
+		uio_unmap(&d, MAP_REGS, regs, 0);
 	}
 	EXPECT_EQ(-1, read(fd, &total, sizeof(total)));
 	EXPECT_EQ(EIO, errno);

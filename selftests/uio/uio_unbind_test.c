@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -151,10 +153,10 @@ TEST(unbind_with_maps_held)
 	EXPECT_EQ(SIGBUS, touch(regs2, 1));
 	EXPECT_EQ(SIGBUS, touch(shm2, 0));
 	EXPECT_EQ(SIGBUS, touch(shm3, 1));
-	munmap((void *)regs, d.map_size[MAP_REGS]);
+	uio_unmap(&d, MAP_REGS, regs, 0);
 	munmap((void *)shm, getpagesize());
 	munmap((void *)counts, getpagesize());
-	munmap((void *)regs2, d.map_size[MAP_REGS]);
+	uio_unmap(&d, MAP_REGS, regs2, 0);
 	munmap((void *)shm2, getpagesize());
 	munmap((void *)shm3, getpagesize());
 	close(fd3);
@@ -176,6 +178,62 @@ TEST(unbind_with_maps_held)
 	r = uio_wait(fd, 10000);
 	EXPECT_LT(0, r) TH_LOG("no event after rebinding (%ld)", r);
 	close(fd);
+}
+
+/* The kernel log holds @what (klogctl reads the whole ring). */
+static int klog_has(const char *what)
+{
+	int len = klogctl(10, NULL, 0), found;	/* SYSLOG_ACTION_SIZE_BUFFER */
+	char *buf;
+
+	if (len <= 0)
+		return -1;
+	buf = calloc(1, len + 1);
+	if (!buf)
+		return -1;
+	len = klogctl(3, buf, len);		/* SYSLOG_ACTION_READ_ALL */
+	found = len < 0 ? -1 : strstr(buf, what) != NULL;
+	free(buf);
+	return found;
+}
+
+/*
+ * A device node on a filesystem of its own (a container's /dev), mapped
+ * and then let go, and the filesystem unmounted before the unbind: the
+ * driver must not hold the node's inode, or the unmount leaves it busy
+ * and the unbind touches it after it was freed.
+ */
+TEST(node_on_an_unmounted_fs_is_not_held)
+{
+	const char *dir = "/tmp/uio-fs", *node = "/tmp/uio-fs/uio";
+	char path[PATH_MAX];
+	struct uio_dev d;
+	struct stat st;
+	void *regs, *shm;
+	int fd;
+
+	if (uio_find(&d, 1, 0))
+		SKIP(return, "no doorbell device on uio_ivshmem");
+	ASSERT_EQ(0, klog_has("Busy inodes"));
+	snprintf(path, sizeof(path), "/dev/%s", d.uio);
+	ASSERT_EQ(0, stat(path, &st));
+	mkdir(dir, 0700);
+	ASSERT_EQ(0, mount("uio-fs", dir, "tmpfs", 0, NULL));
+	ASSERT_EQ(0, mknod(node, S_IFCHR | 0600, st.st_rdev));
+	fd = open(node, O_RDWR);
+	ASSERT_LE(0, fd);
+	regs = uio_map(fd, &d, MAP_REGS, 0, PROT_READ);
+	shm = uio_map(fd, &d, MAP_SHM, getpagesize(), PROT_READ | PROT_WRITE);
+	ASSERT_TRUE(regs && shm);
+	uio_unmap(&d, MAP_REGS, regs, 0);
+	uio_unmap(&d, MAP_SHM, shm, getpagesize());
+	close(fd);
+	ASSERT_EQ(0, umount(dir));
+	EXPECT_EQ(0, klog_has("Busy inodes"));
+
+	ASSERT_EQ(0, write_text(UIO_DRIVER "/unbind", d.pci));
+	ASSERT_EQ(0, write_text(UIO_DRIVER "/bind", d.pci));
+	ASSERT_TRUE(bound_to_uio(d.pci));
 }
 
 TEST_HARNESS_MAIN

@@ -211,8 +211,9 @@ struct ivshmem_cache {
  * pending for the next read().  Every open file counts on its own, so
  * several readers all see every interrupt.  Without O_NONBLOCK, read()
  * sleeps until an interrupt arrives.  poll() reports EPOLLIN when a
- * read() would return records, and EPOLLHUP | EPOLLERR once the device
- * is gone.  read() errors:
+ * read() would return records, EPOLLERR alone on a device without
+ * interrupts (where read() fails with ``EOPNOTSUPP``), and EPOLLHUP |
+ * EPOLLERR once the device is gone.  read() errors:
  *
  * - ``EINVAL``: the buffer is smaller than one record.
  * - ``EAGAIN``: O_NONBLOCK and nothing pending.
@@ -240,10 +241,13 @@ struct ivshmem_event {
  * IVSHMEM_IOCTL_RING - interrupt a peer's vector through the doorbell.
  *
  * Takes &struct ivshmem_ring.  Works whatever this guest's own interrupt
- * mode is.  Errors:
+ * mode is.  Ringing acts on other VMs, so it needs a file opened for
+ * writing; a read-only file may map the memory read-only and wait for
+ * interrupts.  Errors:
  *
  * - ``EINVAL``: peer above IVSHMEM_PEER_MAX, vector above
  *   IVSHMEM_VECTOR_MAX (see there why), flags or pad not 0.
+ * - ``EBADF``: the file is not open for writing.
  * - ``EOPNOTSUPP``: not a doorbell device (IVSHMEM_DEV_DOORBELL clear).
  * - ``EFAULT``, ``ENODEV``.
  */

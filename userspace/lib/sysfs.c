@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,8 +144,11 @@ int ivshmem_pci_regs_map(const char *pcidir, volatile uint32_t **regs)
 
 void ivshmem_pci_regs_unmap(volatile uint32_t *regs)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	/* uio_ivshmem's map 0 may put the registers past the page start */
 	if (regs)
-		munmap((void *)regs, (size_t)sysconf(_SC_PAGESIZE));
+		munmap((void *)((uintptr_t)regs & ~(uintptr_t)(page - 1)), page);
 }
 
 int ivshmem_pci_driver(const char *pcidir, char *buf, size_t len)

@@ -269,12 +269,16 @@ int ivshmem_uio_open(const char *node, struct ivshmem **out)
 	ivshmem_pci_bar_size(pcidir, 1, &bar1);
 	if (strcmp(name, "uio_ivshmem") == 0 &&
 	    ivshmem_read_sysfs_u64(classdir, "maps/map1/size", &u->dev.size) == 0) {
+		uint64_t offs = 0;
 		void *p;
 
 		u->maps = true;
 		u->dev.memtype = ivshmem_read_memtype(pcidir);
-		if (ivshmem_mmap_fd(u->fd, 0, (size_t)sysconf(_SC_PAGESIZE), true, &p) == 0)
-			u->regs = p;
+		/* BAR0 (256 bytes) begins at map 0's offset into its page */
+		ivshmem_read_sysfs_u64(classdir, "maps/map0/offset", &offs);
+		if (offs + 256 <= (uint64_t)sysconf(_SC_PAGESIZE) &&
+		    ivshmem_mmap_fd(u->fd, 0, (size_t)sysconf(_SC_PAGESIZE), true, &p) == 0)
+			u->regs = (volatile uint32_t *)((char *)p + offs);
 		/* map 2 exists when the device interrupts */
 		vectors = ivshmem_uio_vectors(classdir);
 		if (vectors) {
