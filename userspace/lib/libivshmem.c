@@ -44,6 +44,58 @@ void ivshmem_dev_fini(struct ivshmem *dev)
 	dev->path = NULL;
 }
 
+/*
+ * Mappings whose caller's address lies inside (ivshmem_note_inner_map()),
+ * so that ivshmem_unmap() can unmap them whole.  Few at a time: a list.
+ */
+struct ivshmem_inner_map {
+	struct ivshmem_inner_map *next;
+	void *user;
+	void *base;
+	size_t len;
+};
+
+static pthread_mutex_t inner_maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ivshmem_inner_map *inner_maps;	/* under inner_maps_lock */
+
+int ivshmem_note_inner_map(void *user, void *base, size_t len)
+{
+	struct ivshmem_inner_map *m = malloc(sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->user = user;
+	m->base = base;
+	m->len = len;
+	pthread_mutex_lock(&inner_maps_lock);
+	m->next = inner_maps;
+	inner_maps = m;
+	pthread_mutex_unlock(&inner_maps_lock);
+	return 0;
+}
+
+/* Take the entry of @user off the list: true, with its base and length. */
+static bool take_inner_map(void *user, void **base, size_t *len)
+{
+	struct ivshmem_inner_map **pm, *m = NULL;
+
+	pthread_mutex_lock(&inner_maps_lock);
+	for (pm = &inner_maps; *pm; pm = &(*pm)->next) {
+		if ((*pm)->user == user) {
+			m = *pm;
+			*pm = m->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&inner_maps_lock);
+	if (!m)
+		return false;
+	*base = m->base;
+	*len = m->len;
+	free(m);
+	return true;
+}
+
 int ivshmem_mmap_fd(int fd, uint64_t off, size_t len, bool writable, void **addr)
 {
 	void *p;
@@ -336,9 +388,15 @@ IVSHMEM_EXPORT int ivshmem_unmap(void *addr, size_t length)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t a = (uintptr_t)addr, start = a & ~(page - 1);
+	void *base;
+	size_t len;
 
 	if (!addr || length == 0)
 		return -EINVAL;
+	if (take_inner_map((void *)start, &base, &len)) {
+		munmap(base, len);
+		return 0;
+	}
 	if (munmap((void *)start, length + (a - start)) < 0)
 		return -errno;
 	return 0;

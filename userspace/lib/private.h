@@ -131,4 +131,11 @@ enum ivshmem_memtype ivshmem_read_memtype(const char *dir);
 /* Map @fd at page-aligned @off for @len bytes, shared, RW or RO. */
 int ivshmem_mmap_fd(int fd, uint64_t off, size_t len, bool writable, void **addr);
 
+/*
+ * A mapping handed out from inside: @user (page-aligned) lies @base's
+ * @len bytes in, because the driver maps only from a map's start and
+ * refuses to split a mapping.  ivshmem_unmap() of @user unmaps it whole.
+ */
+int ivshmem_note_inner_map(void *user, void *base, size_t len);
+
 #endif /* IVSHMEM_PRIVATE_H */

@@ -99,6 +99,8 @@ static int uio_map(struct ivshmem *dev, uint64_t off, size_t len, enum ivshmem_m
 	/*
 	 * UIO selects the map by the page offset and always maps a map from
 	 * its start: map the whole prefix and give back the part asked for.
+	 * uio_ivshmem refuses to split a mapping (its memory type is reserved
+	 * whole), so the prefix stays until ivshmem_unmap() takes it all.
 	 */
 	if (off > SIZE_MAX - len)
 		return -EINVAL;
@@ -106,7 +108,11 @@ static int uio_map(struct ivshmem *dev, uint64_t off, size_t len, enum ivshmem_m
 	if (ret < 0)
 		return ret;
 	if (off) {
-		munmap(p, (size_t)off);
+		ret = ivshmem_note_inner_map((char *)p + off, p, (size_t)off + len);
+		if (ret < 0) {
+			munmap(p, (size_t)off + len);
+			return ret;
+		}
 		p = (char *)p + off;
 	}
 	*addr = p;
