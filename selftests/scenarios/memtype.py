@@ -12,7 +12,8 @@ ivshmem, finds them already high and moves nothing.
 
 o boots pc with the same devices and loads ivshmem with move_bar=0: one
 warning per device, uncached-minus in the PAT list, the ioctl and sysfs,
-and the kselftests still pass.  Then uio_ivshmem with move_bar=0 says the
+and ivshmem-info (table, one device, --json), and the kselftests still
+pass.  Then uio_ivshmem with move_bar=0 says the
 same; uio_ivshmem with the default moves them, except one that a
 process maps through sysfs meanwhile (left where it is, type unknown,
 moved by a rebind once unmapped); a device hot-plugged after that is
@@ -68,7 +69,10 @@ check_eq off_warns_once_per_device "$(dmesg | grep -c '%s')" 2
 check_eq off_moves_nothing "$(moves)" 0
 for n in 0 1; do
 	check_eq off_sysfs_memtype_$n "$(cat /sys/class/ivshmem/ivshmem$n/memtype)" uncached-minus
+	check_eq off_info_tool_$n "$(ivshmem-info --device /dev/ivshmem$n | sed -n 's/^memtype: *//p')" uncached-minus
 done
+check_eq off_info_table_says_it_twice "$(ivshmem-info | grep -c ' uncached-minus$')" 2
+check_eq off_info_json_says_it_twice "$(ivshmem-info --json | grep -o '"memtype": "uncached-minus"' | wc -l)" 2
 ksft env IVSHMEM_EXPECT_DEVICES=doorbell:1M:4:msix,plain:1M:0:none \
 	IVSHMEM_EXPECT_MEMTYPE=uncached-minus /ksft/ivshmem/ivshmem_test
 ''' % WARN_OFF)
