@@ -612,6 +612,18 @@ class Scenario:
         self.host_results.append((bool(cond), name, detail))
         return bool(cond)
 
+    def check_guest_token(self, barrier, token, mems, who='the guest'):
+        """At barrier, check that ivshmem_test wrote TOKEN-KIND at offset
+        4096 of each memory (IVSHMEM_GUEST_TOKEN): mems maps a device kind
+        ('doorbell', 'plain') to the server or SharedMem behind it."""
+        def hook():
+            for kind, mem in mems.items():
+                want = ('%s-%s' % (token, kind)).encode()
+                got = mem.read(4096, len(want))
+                self.check('the host reads what %s wrote to the %s device' % (who, kind),
+                           got == want, repr(got))
+        self.at(barrier, hook)
+
     # --- running
     def _guest_cpio(self, g, modules):
         root = os.path.join(self.workdir, 'guest-' + g.name)

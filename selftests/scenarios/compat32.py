@@ -41,11 +41,5 @@ done
 check_eq both_on_uio "$(ls -d /sys/class/uio/uio* | wc -l)" 2
 ksft /ksft/compat32/uio_ivshmem_test
 ''' % (host, guest))
-
-    def written():
-        for name, m in (('doorbell', srv), ('plain', mem)):
-            want = ('%s-%s' % (guest, name)).encode()
-            got = m.read(4096, len(want))
-            s.check('the host reads what the 32-bit test wrote to the %s device' % name,
-                    got == want, repr(got))
-    s.at('written', written)
+    s.check_guest_token('written', guest, {'doorbell': srv, 'plain': mem},
+                        who='the 32-bit test')

@@ -50,10 +50,4 @@ echo "# unreclaimable slab ${s0} kB -> ${s1} kB after 10000 cycles in $(( $(date
 check no_slab_growth_over_10000_cycles test $((s1 - s0)) -lt 100
 ''' % (host, guest))
 
-    def written():
-        for name, mem in (('doorbell', srv), ('plain', small)):
-            want = ('%s-%s' % (guest, name)).encode()
-            got = mem.read(4096, len(want))
-            s.check('the host reads what the guest wrote to the %s device' % name,
-                    got == want, repr(got))
-    s.at('written', written)
+    s.check_guest_token('written', guest, {'doorbell': srv, 'plain': small})

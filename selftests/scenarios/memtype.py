@@ -78,13 +78,8 @@ ksft env IVSHMEM_EXPECT_DEVICES=doorbell:1M:4:msix,plain:1M:0:none \
 ''' % WARN_OFF)
     q.run('hsync written > /dev/null')
 
-    def written():
-        for name, mem in (('doorbell', srv), ('plain', pq)):
-            want = ('%s-%s' % (guest, name)).encode()
-            got = mem.read(4096, len(want))
-            s.check('the host reads what q wrote after the move to the %s device' % name,
-                    got == want, repr(got))
-    s.at('written', written)
+    s.check_guest_token('written', guest, {'doorbell': srv, 'plain': pq},
+                        who='q, after the move,')
 
     # Doorbells and eventfds across the two, one way and then the other.
     for waiter, ringer in ((q, o), (o, q)):
