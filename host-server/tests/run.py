@@ -1486,7 +1486,8 @@ def scale(tmp, report, peers, vectors, binary=PLAIN, sample=1):
         warm = [srv.peer(keep_fds=False).handshake() for _ in range(8)]
         for c in warm:
             c.close()
-        wait_until(lambda: srv.fds() == base_fds, what='warm-up peers to leave')
+        # Generous: under ASan on a loaded machine this has taken over 10 s.
+        wait_until(lambda: srv.fds() == base_fds, timeout=30, what='warm-up peers to leave')
         base_rss = srv.status('VmRSS')
         base_anon, base_file = srv.status('RssAnon'), srv.status('RssFile')
         cpu0, t0 = srv.cpu(), time.monotonic()
