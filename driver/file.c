@@ -393,16 +393,25 @@ static void ivshmem_put_mm(struct ivshmem_file *f, struct ivshmem_mm *m)
 }
 
 /*
- * A copy of a mapping: fork or mremap.  It joins the original's entry, so
- * nothing is allocated and nothing can fail.  A copy in another address
- * space needs no waiting at removal: the kernel links it to the file
- * before it copies any page table entry.
+ * A copy of a mapping: fork or mremap.  A copy in another address space
+ * (fork) gets that address space's entry, so that removal zaps it under
+ * that address space's mmap lock too (ivshmem_zap_mm()).  Without memory
+ * it joins the original's entry instead: the kernel links a copy to the
+ * file before it copies any page table entry, so removal still finds it
+ * through the file, only not under its lock.
  */
 static void ivshmem_vm_open(struct vm_area_struct *vma)
 {
 	struct ivshmem_file *f = vma->vm_file->private_data;
-	struct ivshmem_mm *m = vma->vm_private_data;
+	struct ivshmem_mm *m = vma->vm_private_data, *own;
 
+	if (vma->vm_mm != m->mm) {
+		own = ivshmem_get_mm(f, vma->vm_mm);
+		if (own) {
+			vma->vm_private_data = own;
+			return;
+		}
+	}
 	spin_lock(&f->mm_lock);
 	m->vmas++;
 	spin_unlock(&f->mm_lock);
@@ -535,18 +544,45 @@ static struct mm_struct *ivshmem_next_mm(struct ivshmem_device *idev,
 }
 
 /*
- * Wait until no address space the device's files were mapped into by
- * mmap() is in the middle of it: mmap() holds the mmap lock for writing
- * until the new mapping is linked to the file.  One address space at a
- * time, so that nothing is allocated and every one is waited for.
+ * Zap the device's mappings in @mm under its mmap lock, which also waits
+ * for an mmap() there to finish (it holds the lock for writing until the
+ * new mapping is linked to the file).  Under the lock no fork() of @mm
+ * copies a mapping half torn down: on x86 unmap_mapping_range() racing
+ * with such a fork() can leave the copy marked for memory type tracking
+ * without page table entries, and its unmap then warns.  An address space
+ * on its way out has no mmap() in flight and unmaps everything itself.
  */
-static void ivshmem_wait_mms(struct ivshmem_device *idev, unsigned int round)
+static void ivshmem_zap_mm(struct ivshmem_device *idev, struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	struct ivshmem_file *f;
+
+	if (!mmget_not_zero(mm))
+		return;
+	mmap_write_lock(mm);
+	for_each_vma(vmi, vma) {
+		if (vma->vm_ops != &ivshmem_vm_ops)
+			continue;
+		f = vma->vm_file->private_data;
+		if (f->idev == idev)
+			zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+	}
+	mmap_write_unlock(mm);
+	mmput(mm);
+}
+
+/*
+ * Every address space the device's files are mapped into, one at a time,
+ * so that nothing is allocated and every one is done (a fork() made
+ * meanwhile adds its own entry, taken in the same round).
+ */
+static void ivshmem_zap_mms(struct ivshmem_device *idev, unsigned int round)
 {
 	struct mm_struct *mm;
 
 	while ((mm = ivshmem_next_mm(idev, round))) {
-		mmap_read_lock(mm);
-		mmap_read_unlock(mm);
+		ivshmem_zap_mm(idev, mm);
 		mmdrop(mm);
 	}
 }
@@ -558,10 +594,11 @@ static void ivshmem_wait_mms(struct ivshmem_device *idev, unsigned int round)
  * Page tables of a new mapping are filled before the kernel links it to
  * the file: by mmap() before it returns, by fork() and mremap() by
  * copying.  unmap_mapping_range() would miss a mapping caught in between,
- * so first wait for every address space the files are mapped into to
- * leave such a section, then zap.  A fork() that copied page tables while
- * the first zap ran is caught by a second round.  No lock of ours is held
- * while taking an mmap lock, since mmap() takes ours under it.
+ * so first zap every address space the files are mapped into under its
+ * mmap lock (ivshmem_zap_mm()), then whatever the files still map.  A
+ * fork() that copied page tables while the first zap ran is caught by a
+ * second round.  No lock of ours is held while taking an mmap lock, since
+ * mmap() takes ours under it.
  */
 void ivshmem_zap_mappings(struct ivshmem_device *idev)
 {
@@ -569,7 +606,7 @@ void ivshmem_zap_mappings(struct ivshmem_device *idev)
 	unsigned int round;
 
 	for (round = 0; round < 2; round++) {
-		ivshmem_wait_mms(idev, round);
+		ivshmem_zap_mms(idev, round);
 		mutex_lock(&idev->files_lock);
 		list_for_each_entry(f, &idev->files, node)
 			unmap_mapping_range(f->filp->f_mapping, 0, 0, 1);
