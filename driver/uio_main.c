@@ -26,6 +26,7 @@
  * apart); read(), poll() and write() fail as UIO makes them.
  */
 #include <linux/interrupt.h>
+#include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -84,6 +85,8 @@ struct uio_ivshmem_mapping {
 
 /**
  * struct uio_ivshmem - one ivshmem PCI function bound to this driver.
+ * @ref:         held by the binding and by every mapping entry, which
+ *               outlive removal until their process unmaps them.
  * @info:        the UIO device.
  * @pdev:        the PCI function.
  * @memtype:     IVSHMEM_MEMTYPE_* that mappings of map 1 get.
@@ -103,6 +106,7 @@ struct uio_ivshmem_mapping {
  * @removed:     the mappings are being torn down and no more may be made.
  */
 struct uio_ivshmem {
+	struct kref ref;
 	struct uio_info info;
 	struct pci_dev *pdev;
 	u32 memtype;
@@ -183,6 +187,19 @@ static void uio_ivshmem_bar_open(struct vm_area_struct *vma)
 	mutex_unlock(&m->u->maps_lock);
 }
 
+static void uio_ivshmem_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct uio_ivshmem, ref));
+}
+
+/* The binding's reference, dropped by devres after remove. */
+static void uio_ivshmem_put(void *data)
+{
+	struct uio_ivshmem *u = data;
+
+	kref_put(&u->ref, uio_ivshmem_release);
+}
+
 static void uio_ivshmem_put_mapping(struct uio_ivshmem_mapping *m)
 {
 	struct uio_ivshmem *u = m->u;
@@ -196,6 +213,7 @@ static void uio_ivshmem_put_mapping(struct uio_ivshmem_mapping *m)
 	if (last) {
 		mmdrop(m->mm);
 		kfree(m);
+		uio_ivshmem_put(u);
 	}
 }
 
@@ -373,6 +391,7 @@ static int uio_ivshmem_mmap(struct uio_info *info, struct vm_area_struct *vma)
 		return -ENODEV;
 	}
 	mmgrab(m->mm);
+	kref_get(&u->ref);
 	list_add_tail(&m->node, &u->mappings);
 	mutex_unlock(&u->maps_lock);
 
@@ -490,9 +509,14 @@ static int uio_ivshmem_probe(struct pci_dev *pdev,
 	struct uio_ivshmem *u;
 	int ret;
 
-	u = devm_kzalloc(&pdev->dev, sizeof(*u), GFP_KERNEL);
+	/* Not devres memory: mappings may outlive the binding. */
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
 	if (!u)
 		return -ENOMEM;
+	kref_init(&u->ref);
+	ret = devm_add_action_or_reset(&pdev->dev, uio_ivshmem_put, u);
+	if (ret)
+		return ret;
 	u->pdev = pdev;
 	spin_lock_init(&u->lock);
 	mutex_init(&u->maps_lock);
