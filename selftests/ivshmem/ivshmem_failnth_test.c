@@ -101,6 +101,9 @@ static int clean_errno(int e)
 	       e == EINTR;
 }
 
+/* A libc-style result (-1 and errno) as 0 or -errno. */
+#define ERR(call)	((call) < 0 ? -errno : 0)
+
 /* One entry point: 0 or -errno, leaving nothing open behind. */
 typedef int (*op_fn)(int fd);
 
@@ -125,15 +128,15 @@ static int op_info(int fd)
 {
 	struct ivshmem_info info;
 
-	return ivs_info(fd, &info);
+	return ERR(ivs_info(fd, &info));
 }
 
 static int op_ring(int fd)
 {
 	struct ivshmem_info info;
-	int ret = ivs_info(fd, &info);
+	int ret = ERR(ivs_info(fd, &info));
 
-	return ret ? ret : ivs_ring(fd, info.vm_id, 0);
+	return ret ? ret : ERR(ivs_ring(fd, info.vm_id, 0));
 }
 
 static int op_bind(int fd)
@@ -142,18 +145,18 @@ static int op_bind(int fd)
 
 	if (efd < 0)
 		return -errno;
-	ret = ivs_bind(fd, 0, efd);
+	ret = ERR(ivs_bind(fd, 0, efd));
 	if (!ret)
-		ret = ivs_unbind(fd, 0);
+		ret = ERR(ivs_unbind(fd, 0));
 	close(efd);
 	return ret;
 }
 
 static int op_set_cache(int fd)
 {
-	int ret = ivs_set_cache(fd, IVSHMEM_CACHE_WC);
+	int ret = ERR(ivs_set_cache(fd, IVSHMEM_CACHE_WC));
 
-	return ret ? ret : ivs_set_cache(fd, IVSHMEM_CACHE_WB);
+	return ret ? ret : ERR(ivs_set_cache(fd, IVSHMEM_CACHE_WB));
 }
 
 static int op_mmap(int fd)
@@ -336,7 +339,7 @@ static void probe_each(const char *drv)
 int main(int argc, char **argv)
 {
 	size_t i;
-	int fd, a;
+	int fd, a, ret;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DEV [DRIVER...]\n", argv[0]);
@@ -363,8 +366,9 @@ int main(int argc, char **argv)
 	for (a = 2; a < argc; a++) {
 		probe_each(argv[a]);
 		unbind_current();
-		if (write_drv("ivshmem", "bind", dev.pci))
-			ksft_print_msg("bind ivshmem: %s\n", strerror(errno));
+		ret = write_drv("ivshmem", "bind", dev.pci);
+		if (ret)
+			ksft_print_msg("bind ivshmem: %s\n", strerror(-ret));
 		ksft_test_result(reload() == 0 && usable() == 0,
 				 "device_usable_after_probing_%s\n", argv[a]);
 	}
