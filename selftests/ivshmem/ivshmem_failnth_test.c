@@ -58,7 +58,7 @@ static int setup_injection(void)
 	size_t i;
 	int ret;
 
-	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(settings); i++) {
 		ret = write_file(settings[i][0], settings[i][1]);
 		if (ret) {
 			ksft_print_msg("%s: %s\n", settings[i][0], strerror(-ret));
@@ -261,7 +261,7 @@ static int bound_to(const char *drv)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", dev.pci);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
-		return drv == NULL;
+		return !drv;
 	link[n] = '\0';
 	return drv && !strcmp(strrchr(link, '/') + 1, drv);
 }
@@ -313,7 +313,8 @@ static void probe_each(const char *drv)
 
 	probe_drv = drv;
 	for (n = 1; n <= MAX_NTH; n++) {
-		if (!bound_to(NULL) && (ret = unbind_current()))
+		ret = bound_to(NULL) ? 0 : unbind_current();
+		if (ret)
 			ksft_exit_fail_msg("unbind: %s\n", strerror(-ret));
 		arm(n);
 		ret = op_probe(0);
@@ -353,12 +354,12 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("no device %s\n", argv[1]);
 	if (setup_injection())
 		ksft_exit_skip("no failslab/fail_page_alloc in debugfs\n");
-	ksft_set_plan(sizeof(ops) / sizeof(ops[0]) + 1 + 2 * (argc - 2));
+	ksft_set_plan(ARRAY_SIZE(ops) + 1 + 2 * (argc - 2));
 
 	fd = open(dev.node, O_RDWR);
 	if (fd < 0)
 		ksft_exit_fail_msg("%s: %s\n", dev.node, strerror(errno));
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
 		inject_each(ops[i].name, ops[i].fn, fd);
 	close(fd);
 	ksft_test_result(usable() == 0, "device_usable_after_the_calls\n");
