@@ -847,7 +847,9 @@ def reported_by(detail, detector):
     return bool(m) and detector in m.group(1).split(', ')
 
 
-KMEMLEAK_FRAME = re.compile(r'\[<([0-9a-f]+)>\]\s+(\S+)(?:\s+\[(\w+)\])?')
+# A frame of a kmemleak backtrace: "[<address>] " (older kernels), the
+# symbol or a bare address, and the module in brackets.
+KMEMLEAK_FRAME = re.compile(r'^\s+(?:\[<[0-9a-f]+>\]\s+)?(\S+)(?:\s+\[(\w+)\])?\s*$')
 
 
 def kmemleak_ours(report, modules):
@@ -858,8 +860,12 @@ def kmemleak_ours(report, modules):
     for block in re.split(r'(?m)^(?=unreferenced object )', report):
         if not block.startswith('unreferenced object '):
             continue
-        for m in KMEMLEAK_FRAME.finditer(block):
-            sym, mod = m.group(2), m.group(3)
+        frames = block.split('backtrace', 1)[1].splitlines()[1:] if 'backtrace' in block else []
+        for line in frames:
+            m = KMEMLEAK_FRAME.match(line)
+            if not m:
+                continue
+            sym, mod = m.group(1), m.group(2)
             if (mod and mod in modules) or re.fullmatch(r'0x[0-9a-f]+', sym):
                 leaks.append('%s (%s)' % (block.splitlines()[0].strip(), sym))
                 break
