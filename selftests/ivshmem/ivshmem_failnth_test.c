@@ -94,11 +94,15 @@ static int injected(void)
 	return left == 0;
 }
 
-/* An errno an allocation failure may turn into. */
+/*
+ * An errno an allocation failure may turn into.  The kernel's own helpers
+ * turn some into EBUSY (a region whose struct resource was not allocated)
+ * or EINVAL (interrupt vectors, page-table set-up of a remap).
+ */
 static int clean_errno(int e)
 {
 	return e == ENOMEM || e == ENOSPC || e == EAGAIN || e == ENOBUFS ||
-	       e == EINTR;
+	       e == EINTR || e == EBUSY || e == EINVAL;
 }
 
 /* A libc-style result (-1 and errno) as 0 or -errno. */
