@@ -50,14 +50,21 @@ ifneq ($(HAVE_DRIVER),)
 endif
 
 # Modules for every guest kernel, each built in its own copy of the sources
-# (an out-of-tree build writes beside its sources).
+# (an out-of-tree build writes beside its sources).  A debug kernel
+# (6.12-debug, built and cached by scripts/debug-kernel on first use) also
+# gets the harness self-tests' module that provokes its detectors.
 test-modules:
 ifneq ($(HAVE_DRIVER),)
-	@set -e; for rel in $$(scripts/test-kernels $(TEST_KERNELS)); do \
+	@set -e; mkdir -p $(BUILD); scripts/test-kernels --kdir $(TEST_KERNELS) > $(BUILD)/.test-kernels; \
+	while read rel kdir; do \
 		d=$(BUILD)/kmod/$$rel; mkdir -p $$d; \
-		rm -rf $$d/driver $$d/uapi; cp -r driver uapi $$d/; \
-		$(MAKE) -C $$d/driver KDIR=/lib/modules/$$rel/build; \
-	done
+		rm -rf $$d/driver $$d/uapi $$d/provoke; cp -r driver uapi $$d/; \
+		$(MAKE) -C $$d/driver KDIR=$$kdir; \
+		case $$rel in *-debug) \
+			cp -r selftests/harness/provoke $$d/; \
+			$(MAKE) -C $$d/provoke KDIR=$$kdir;; \
+		esac; \
+	done < $(BUILD)/.test-kernels; rm -f $(BUILD)/.test-kernels
 endif
 
 selftests:

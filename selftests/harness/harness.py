@@ -26,9 +26,29 @@ import time
 TOP = os.path.realpath(os.path.join(os.path.dirname(__file__), '..', '..'))
 GUEST_FILES = os.path.join(os.path.dirname(os.path.realpath(__file__)), 'guest')
 
-# Kernel log lines that fail a scenario whatever the tests said.
+# Kernel log lines that fail a scenario whatever the tests said: the generic
+# ones, and the first line of every report of the debug kernel's detectors
+# (most of which also say BUG or WARNING, but not all, and not in every
+# version).  DETECTORS names them in the result's detail.
+DETECTORS = [
+    ('KASAN', r'BUG: KASAN:|\bKASAN\b'),
+    ('lockdep', r'possible circular locking dependency|possible recursive locking'
+                r'|inconsistent lock state|bad unlock balance|held lock freed'
+                r'|lock held when returning to user space|Invalid wait context'
+                r'|possible irq lock inversion|lock held at task exit'),
+    ('atomic sleep', r'sleeping function called from invalid context'
+                     r'|scheduling while atomic'),
+    ('RCU', r'suspicious RCU usage|RCU detected stall|rcu_sched self-detected stall'),
+    ('UBSAN', r'UBSAN:'),
+    ('ODEBUG', r'ODEBUG:'),
+    ('list corruption', r'list_add corruption|list_del corruption|list_add double add'
+                        r'|list_del double'),
+    ('kmemleak', r'unreferenced object 0x'),
+    ('hung task', r'INFO: task .* blocked'),
+]
 BAD_LOG = re.compile(r'\b(BUG|WARNING|Oops|KASAN|general protection|Call Trace)\b'
-                     r'|\bkernel BUG\b|UBSAN:|Kernel panic|INFO: task .* blocked')
+                     r'|\bkernel BUG\b|UBSAN:|Kernel panic|' +
+                     '|'.join(pat for _, pat in DETECTORS))
 KTAP_RESULT = re.compile(r'^(not ok|ok) (\d+)\s*(?:- )?(.*)$')
 KTAP_PLAN = re.compile(r'^1\.\.(\d+)$')
 
@@ -54,6 +74,34 @@ def parse_size(text):
     return int(m.group(1)) << {'': 0, 'K': 10, 'M': 20, 'G': 30, 'T': 40}[m.group(2)]
 
 
+# The debug kernel (scripts/debug-kernel) runs the same code several times
+# slower under TCG (KASAN, lockdep, kmemleak): scenario timeouts are scaled
+# by this and guests get at least DEBUG_MEMORY MiB (KASAN's shadow, the
+# quarantine and kmemleak's metadata).
+DEBUG_SLOWDOWN = 3
+DEBUG_MEMORY = 512
+
+
+def is_debug(version):
+    return version.endswith('-debug')
+
+
+def debug_tree():
+    """The debug kernel's build tree, or None when it is not built."""
+    r = subprocess.run([os.path.join(TOP, 'scripts/debug-kernel'), '--path'],
+                       capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def kernel_moddir(release):
+    """Where a kernel's modules.builtin and friends are: /lib/modules for
+    Debian's kernels, the build tree for the debug kernel."""
+    moddir = os.path.join('/lib/modules', release)
+    if os.path.isdir(moddir) or not is_debug(release):
+        return moddir
+    return debug_tree() or moddir
+
+
 # Debian's kernel flavours besides the plain one: '6.12-rt' asks for one,
 # and a plain '6.12' never picks it.
 FLAVOURS = ('rt', 'cloud')
@@ -66,7 +114,19 @@ def kernel_flavour(release):
 
 def find_kernel(version):
     """Map '6.1', '6.12', a flavour such as '6.12-rt', or a full release to
-    (release, vmlinuz)."""
+    (release, vmlinuz); '6.12-debug' to the debug kernel's release and
+    bzImage."""
+    if is_debug(version):
+        tree = debug_tree()
+        if not tree:
+            raise HarnessError('the debug kernel is not built (run make test-modules '
+                               'TEST_KERNELS=6.12-debug, or scripts/debug-kernel)')
+        with open(os.path.join(tree, 'include/config/kernel.release')) as f:
+            release = f.read().strip()
+        if version not in ('6.12-debug', release):
+            raise HarnessError('no debug kernel %s (there is 6.12-debug, %s)'
+                               % (version, release))
+        return release, os.path.join(tree, 'arch/x86/boot/bzImage')
     if os.path.exists('/boot/vmlinuz-' + version):
         return version, '/boot/vmlinuz-' + version
     base, flavour = version, ''
@@ -146,14 +206,17 @@ def build_base_initramfs(release, build_dir, workdir):
     seen = set()
     # Modules: ours from build/kmod/<release>/driver, plus the Debian ones
     # they depend on, with a modules.dep from depmod so modprobe works.
+    # The debug kernel has those built in; its self-tests' module that
+    # provokes the detectors comes too, loaded only by the scenarios naming it.
     moddir = os.path.join(root, 'lib/modules', release)
     os.makedirs(os.path.join(moddir, 'extra'))
     ours = sorted(glob.glob(os.path.join(build_dir, 'kmod', release, 'driver', '*.ko')))
-    for ko in ours:
+    for ko in ours + glob.glob(os.path.join(build_dir, 'kmod', release, 'provoke', '*.ko')):
         shutil.copy2(ko, os.path.join(moddir, 'extra'))
+    kmoddir = kernel_moddir(release)
     for rel in ('kernel/drivers/uio/uio.ko', 'kernel/drivers/uio/uio_pci_generic.ko'):
         for ext in ('', '.xz', '.zst'):
-            src = os.path.join('/lib/modules', release, rel + ext)
+            src = os.path.join(kmoddir, rel + ext)
             if not os.path.exists(src):
                 continue
             dst = os.path.join(moddir, rel)
@@ -168,7 +231,7 @@ def build_base_initramfs(release, build_dir, workdir):
                 shutil.copy2(src, dst)
             break
     for f in ('modules.order', 'modules.builtin', 'modules.builtin.modinfo'):
-        src = os.path.join('/lib/modules', release, f)
+        src = os.path.join(kmoddir, f)
         if os.path.exists(src):
             shutil.copy2(src, moddir)
     subprocess.run(['depmod', '-b', root, release], check=True)
@@ -193,7 +256,8 @@ def build_base_initramfs(release, build_dir, workdir):
             _add_elf(path, root, '/usr/bin/' + os.path.basename(path), seen)
     out = os.path.join(workdir, 'base-%s.cpio' % release)
     _cpio(root, out)
-    return out, [os.path.basename(k)[:-3] for k in ours]
+    shipped = [f[:-3].replace('-', '_') for f in os.listdir(os.path.join(moddir, 'extra'))]
+    return out, [os.path.basename(k)[:-3] for k in ours], shipped
 
 
 # --------------------------------------------------------------------- QMP
@@ -580,6 +644,9 @@ class Scenario:
         self.cleanup_paths = []
         self.host_results = []
         self.expect_failure = False
+        # Harness self-tests: the detector (a DETECTORS name) whose report
+        # must fail the scenario under --expect-fail.
+        self.expect_report = None
 
     # --- declaration API used by scenario files
     def server(self, vectors=1, size='1M', name=None, args=()):
@@ -713,10 +780,15 @@ class Scenario:
     def run(self):
         """Boot, run, judge.  Returns a list of (ok, name, detail, skip)."""
         release, vmlinuz = find_kernel(self.kernel)
-        base, ours = self.base_initramfs(release)
+        base, ours, self.our_modules = self.base_initramfs(release)
         results = []
         if not self.guests:
             raise HarnessError('scenario declares no guest')
+        timeout = self.timeout
+        if is_debug(self.kernel):
+            timeout *= DEBUG_SLOWDOWN
+            for g in self.guests:
+                g.memory = max(g.memory, DEBUG_MEMORY)
         for g in self.guests:
             modules = ours if g.modules is None else g.modules
             initrd = os.path.join(self.workdir, 'initrd-%s.cpio' % g.name)
@@ -725,15 +797,15 @@ class Scenario:
                     with open(part, 'rb') as f:
                         shutil.copyfileobj(f, out)
             g.start(vmlinuz, initrd, self.accel)
-        finished = self._pump(time.time() + self.timeout)
+        finished = self._pump(time.time() + timeout)
         if not finished:
             for g in self.guests:
                 if not g.finished:
-                    results.append((False, '%s: finished within %ds' % (g.name, self.timeout),
+                    results.append((False, '%s: finished within %ds' % (g.name, timeout),
                                     'timed out', False))
         self.stop()
         for g in self.guests:
-            results += judge_guest(g)
+            results += judge_guest(g, self.our_modules)
         for ok, name, detail in self.host_results:
             results.append((ok, 'host: ' + name, detail, False))
         return results
@@ -789,7 +861,49 @@ def cleanup_cache():
         shutil.rmtree(Scenario._cache_dir, ignore_errors=True)
 
 
-def judge_guest(g):
+def bad_log_lines(console):
+    """The kernel log lines that fail a scenario, each with the detector
+    that reported it (or None for a generic BUG/WARNING/Oops...)."""
+    bad = []
+    for line in console.splitlines():
+        if BAD_LOG.search(line):
+            name = next((n for n, pat in DETECTORS if re.search(pat, line)), None)
+            bad.append((name, line.strip()))
+    return bad
+
+
+def reported_by(detail, detector):
+    """True when a result's detail names detector as a reporter."""
+    m = re.match(r'reported by ([^:]*):', detail)
+    return bool(m) and detector in m.group(1).split(', ')
+
+
+# A frame of a kmemleak backtrace: "[<address>] " (older kernels), the
+# symbol or a bare address, and the module in brackets.
+KMEMLEAK_FRAME = re.compile(r'^\s+(?:\[<[0-9a-f]+>\]\s+)?(\S+)(?:\s+\[(\w+)\])?\s*$')
+
+
+def kmemleak_ours(report, modules):
+    """The kmemleak report's objects whose allocation backtrace runs through
+    one of modules, or through module code no longer loaded (a bare
+    address: the modules a guest loads are all ours)."""
+    leaks = []
+    for block in re.split(r'(?m)^(?=unreferenced object )', report):
+        if not block.startswith('unreferenced object '):
+            continue
+        frames = block.split('backtrace', 1)[1].splitlines()[1:] if 'backtrace' in block else []
+        for line in frames:
+            m = KMEMLEAK_FRAME.match(line)
+            if not m:
+                continue
+            sym, mod = m.group(1), m.group(2)
+            if (mod and mod in modules) or re.fullmatch(r'0x[0-9a-f]+', sym):
+                leaks.append('%s (%s)' % (block.splitlines()[0].strip(), sym))
+                break
+    return leaks
+
+
+def judge_guest(g, modules=()):
     """Turn one guest's logs into results."""
     results = []
     try:
@@ -805,8 +919,18 @@ def judge_guest(g):
     exit_rc = None
     plan = None
     seen = 0
+    kmemleak = None         # the guest's kmemleak report, if it has kmemleak
     for line in output.splitlines():
         line = line.rstrip('\r')
+        if line == 'HARNESS-KMEMLEAK-BEGIN':
+            kmemleak = []
+            continue
+        if line == 'HARNESS-KMEMLEAK-END':
+            kmemleak = '\n'.join(kmemleak)
+            continue
+        if isinstance(kmemleak, list):
+            kmemleak.append(line)
+            continue
         if line.startswith('TAP version') or line.startswith('KTAP version'):
             if plan is not None and seen != plan:
                 results.append((False, '%s: plan of %d tests, %d ran' % (g.name, plan, seen),
@@ -834,7 +958,20 @@ def judge_guest(g):
     results.append((exit_rc == 0, '%s: script exit status' % g.name,
                     'no exit status (guest died?)' if exit_rc is None else 'exit %d' % exit_rc,
                     False))
-    bad = [line for line in console.splitlines() if BAD_LOG.search(line)]
-    results.append((not bad, '%s: kernel log clean' % g.name,
-                    '; '.join(bad[:3]), False))
+    bad = bad_log_lines(console)
+    detectors = sorted(set(n for n, _ in bad if n))
+    detail = '; '.join(line for _, line in bad[:3])
+    if detectors:
+        detail = 'reported by %s: %s' % (', '.join(detectors), detail)
+    results.append((not bad, '%s: kernel log clean' % g.name, detail, False))
+    if isinstance(kmemleak, str):
+        leaks = kmemleak_ours(kmemleak, modules)
+        detail = ''
+        if leaks:
+            detail = 'reported by kmemleak: %d leak(s): %s' % (len(leaks), '; '.join(leaks[:3]))
+        elif 'HARNESS-KMEMLEAK-OFF' in kmemleak:
+            leaks = ['off']
+            detail = 'kmemleak could not scan: it turned itself off (see the kernel log)'
+        results.append((not leaks, '%s: no kmemleak leak from our modules' % g.name,
+                        detail, False))
     return results

@@ -58,8 +58,8 @@ class Tap:
 def main():
     ap = argparse.ArgumentParser(description='Boot QEMU guests and run ivshmem scenarios.')
     ap.add_argument('scenarios', nargs='+', help='scenario files (selftests/scenarios/*.py)')
-    ap.add_argument('--kernel', action='append', help='6.1, 6.12 or a full release '
-                    '(repeatable; default: 6.1 and 6.12)')
+    ap.add_argument('--kernel', action='append', help='6.1, 6.12, 6.12-debug or a full '
+                    'release (repeatable; default: 6.1 and 6.12)')
     ap.add_argument('--build-dir', default=os.path.join(harness.TOP, 'build'),
                     help='where build/kmod/<release> and build/ksft live')
     ap.add_argument('--logdir', default=os.path.join(harness.TOP, 'build', 'guest-logs'))
@@ -106,7 +106,12 @@ def main():
                     bad = [r for r in results if not r[0] and not r[3]]
                     for r in bad:
                         harness.log('expected failure seen: %s %s' % (r[1], r[2]))
-                    tap.result(bool(bad), label + ': fails as it must')
+                    ok = bool(bad)
+                    if s.expect_report:
+                        # It must fail for the right reason: that detector's report.
+                        ok = any(harness.reported_by(r[2], s.expect_report) for r in bad)
+                    tap.result(ok, label + ': fails as it must' +
+                               (' (%s)' % s.expect_report if s.expect_report else ''))
                     continue
                 for ok, rname, detail, skip in results:
                     tap.result(ok, '%s/%s' % (label, rname), detail, skip)
