@@ -55,7 +55,7 @@ endif
 # gets the harness self-tests' module that provokes its detectors.
 test-modules:
 ifneq ($(HAVE_DRIVER),)
-	@set -e; mkdir -p $(BUILD); scripts/test-kernels --kdir $(TEST_KERNELS) > $(BUILD)/.test-kernels; \
+	@set -e; mkdir -p $(BUILD); list=$(BUILD)/.test-kernels.$$$$; scripts/test-kernels --kdir $(TEST_KERNELS) > $$list; \
 	while read rel kdir; do \
 		d=$(BUILD)/kmod/$$rel; mkdir -p $$d; \
 		rm -rf $$d/driver $$d/uapi $$d/provoke; cp -r driver uapi $$d/; \
@@ -64,7 +64,7 @@ ifneq ($(HAVE_DRIVER),)
 			cp -r selftests/harness/provoke $$d/; \
 			$(MAKE) -C $$d/provoke KDIR=$$kdir;; \
 		esac; \
-	done < $(BUILD)/.test-kernels; rm -f $(BUILD)/.test-kernels
+	done < $$list; rm -f $$list
 endif
 
 selftests:
