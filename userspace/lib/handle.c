@@ -4,8 +4,7 @@
  * backends share: set-up and tear-down, mmap() of a descriptor, and the
  * list of mappings handed out from inside
  *
- * The lowest layer of libivshmem (see handle.h): it calls nothing else
- * of the library.
+ * Layer: the lowest (see handle.h); it calls nothing else of the library.
  */
 #define _GNU_SOURCE
 #include <errno.h>

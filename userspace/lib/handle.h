@@ -5,8 +5,11 @@
  * Each backend embeds a struct ivshmem as its first member and fills in
  * an ops table; libivshmem.c does everything that is the same for all of
  * them (argument checks, page alignment, waiting) and calls the ops for
- * the rest.  handle.c is the lowest layer of the library: it calls
- * nothing else of it.
+ * the rest.
+ *
+ * Layer: the lowest, beside wire.c; handle.c calls nothing else of the
+ * library.  The layers are listed in userspace/Makefile and in
+ * Documentation/contributing.rst.
  */
 #ifndef IVSHMEM_HANDLE_H
 #define IVSHMEM_HANDLE_H

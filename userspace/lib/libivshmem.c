@@ -2,6 +2,9 @@
 /*
  * libivshmem.c - the public entry points: device specs, argument checks,
  * mapping arithmetic and waiting, common to every backend
+ *
+ * Layer: the top one; it calls enum.c (ivshmem_list()), the backends
+ * (backends.h), pci.c and handle.c, and nothing in the library calls it.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -19,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "backends.h"
+#include "handle.h"
+#include "pci.h"
 
 /* "0000:00:04.0" or "00:04.0" (domain 0000 implied) */
 static bool parse_pci_address(const char *s, char *out, size_t len)

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * private.h - what the parts of libivshmem share and nobody else sees,
- * besides the handle (handle.h)
+ * pci.h - what sysfs tells of an ivshmem PCI function (pci.c), and the
+ * layout of its registers
+ *
+ * Layer: PCI helpers, above handle.c and below the backends.
  */
-#ifndef IVSHMEM_PRIVATE_H
-#define IVSHMEM_PRIVATE_H
+#ifndef IVSHMEM_PCI_H
+#define IVSHMEM_PCI_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handle.h"
+#include "libivshmem.h"
 
 /* Doorbell device registers (BAR0), 32 bits each. */
 #define IVSHMEM_REG_INTR_MASK	0x00
@@ -19,15 +21,6 @@
 #define IVSHMEM_REG_DOORBELL	0x0c
 #define IVSHMEM_REGS_SIZE	256
 
-/* Backends' open functions: each takes what ivshmem_open() resolved. */
-int ivshmem_char_open(const char *node, struct ivshmem **out);
-int ivshmem_uio_open(const char *node, struct ivshmem **out);
-/* Vectors of the UIO device at @classdir that the UIO backend offers. */
-unsigned int ivshmem_uio_vectors(const char *classdir);
-int ivshmem_sysfs_open(const char *pcidir, struct ivshmem **out);
-int ivshmem_host_open(const char *sockpath, const char *spec, struct ivshmem **out);
-
-/* sysfs helpers (sysfs.c) */
 int ivshmem_read_sysfs(const char *dir, const char *name, char *buf, size_t len);
 int ivshmem_read_sysfs_u64(const char *dir, const char *name, uint64_t *val);
 bool ivshmem_pci_is_ivshmem(const char *pcidir);
@@ -52,4 +45,4 @@ enum ivshmem_memtype ivshmem_read_memtype(const char *dir);
 #define IVSHMEM_RESOURCE_MEMTYPE	IVSHMEM_MEM_UNKNOWN
 #endif
 
-#endif /* IVSHMEM_PRIVATE_H */
+#endif /* IVSHMEM_PCI_H */
