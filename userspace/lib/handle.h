@@ -9,7 +9,7 @@
  *
  * Layer: the lowest, beside wire.c; handle.c calls nothing else of the
  * library.  The layers are listed in userspace/Makefile and in
- * Documentation/contributing.rst.
+ * Documentation/contributing.rst; tests/layers.py checks them.
  */
 #ifndef IVSHMEM_HANDLE_H
 #define IVSHMEM_HANDLE_H
