@@ -7,6 +7,8 @@
  * that no interrupt after ivshmem_open() is missed (one that cannot be
  * bound then is bound when first asked for); the device file itself is
  * watched for the hangup that tells the device was removed.
+ *
+ * Layer: backend (see backends.h); it calls handle.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +22,8 @@
 
 #include <linux/ivshmem.h>
 
-#include "private.h"
+#include "backends.h"
+#include "handle.h"
 
 /*
  * struct char_dev - an open /dev/ivshmemN

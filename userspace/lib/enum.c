@@ -6,6 +6,10 @@
  * a small initramfs).  What the ivshmem driver knows comes from its class
  * device's attributes; for functions bound elsewhere, from the PCI
  * device's own files.
+ *
+ * Layer: discovery, above the backends (it opens a UIO device to read its
+ * peer ID) and below libivshmem.c (whose ivshmem_open() takes the first
+ * device listed); it calls uio.c, pci.c and handle.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,7 +21,9 @@
 
 #include <libudev.h>
 
-#include "private.h"
+#include "backends.h"
+#include "handle.h"
+#include "pci.h"
 
 struct devinfo_block {
 	struct ivshmem_devinfo info;
@@ -165,7 +171,7 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 
 			if (ivshmem_uio_open(node, &dev) == 0) {
 				id = dev->id;
-				ivshmem_close(dev);
+				dev->ops->close(dev);
 			} else {
 				id = read_position(pcidir);
 			}

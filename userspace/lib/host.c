@@ -9,6 +9,8 @@
  * that come (their eventfds) and go (their ID alone).  Ringing a peer is
  * writing to its eventfd for that vector; our own eventfds are what we
  * wait on.
+ *
+ * Layer: backend (see backends.h); it calls handle.c and wire.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,7 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "backends.h"
+#include "handle.h"
 #include "wire.h"
 
 /*

@@ -2,6 +2,9 @@
 /*
  * libivshmem.c - the public entry points: device specs, argument checks,
  * mapping arithmetic and waiting, common to every backend
+ *
+ * Layer: the top one; it calls enum.c (ivshmem_list()), the backends
+ * (backends.h), pci.c and handle.c, and nothing in the library calls it.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -19,96 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "private.h"
-
-int ivshmem_dev_init(struct ivshmem *dev, const struct ivshmem_ops *ops, const char *path)
-{
-	dev->ops = ops;
-	dev->id = -1;
-	dev->watch_fd = -1;
-	dev->path = strdup(path);
-	if (!dev->path)
-		return -ENOMEM;
-	if (pthread_mutex_init(&dev->lock, NULL)) {
-		free(dev->path);
-		dev->path = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void ivshmem_dev_fini(struct ivshmem *dev)
-{
-	pthread_mutex_destroy(&dev->lock);
-	free(dev->path);
-	dev->path = NULL;
-}
-
-/*
- * Mappings whose caller's address lies inside (ivshmem_note_inner_map()),
- * so that ivshmem_unmap() can unmap them whole.  Few at a time: a list.
- */
-struct ivshmem_inner_map {
-	struct ivshmem_inner_map *next;
-	void *user;
-	void *base;
-	size_t len;
-};
-
-static pthread_mutex_t inner_maps_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ivshmem_inner_map *inner_maps;	/* under inner_maps_lock */
-
-int ivshmem_note_inner_map(void *user, void *base, size_t len)
-{
-	struct ivshmem_inner_map *m = malloc(sizeof(*m));
-
-	if (!m)
-		return -ENOMEM;
-	m->user = user;
-	m->base = base;
-	m->len = len;
-	pthread_mutex_lock(&inner_maps_lock);
-	m->next = inner_maps;
-	inner_maps = m;
-	pthread_mutex_unlock(&inner_maps_lock);
-	return 0;
-}
-
-/* Take the entry of @user off the list: true, with its base and length. */
-static bool take_inner_map(void *user, void **base, size_t *len)
-{
-	struct ivshmem_inner_map **pm, *m = NULL;
-
-	pthread_mutex_lock(&inner_maps_lock);
-	for (pm = &inner_maps; *pm; pm = &(*pm)->next) {
-		if ((*pm)->user == user) {
-			m = *pm;
-			*pm = m->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&inner_maps_lock);
-	if (!m)
-		return false;
-	*base = m->base;
-	*len = m->len;
-	free(m);
-	return true;
-}
-
-int ivshmem_mmap_fd(int fd, uint64_t off, size_t len, bool writable, void **addr)
-{
-	void *p;
-
-	if (off > (uint64_t)INT64_MAX)
-		return -EINVAL;
-	p = mmap(NULL, len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd,
-		 (off_t)off);
-	if (p == MAP_FAILED)
-		return -errno;
-	*addr = p;
-	return 0;
-}
+#include "backends.h"
+#include "handle.h"
+#include "pci.h"
 
 /* "0000:00:04.0" or "00:04.0" (domain 0000 implied) */
 static bool parse_pci_address(const char *s, char *out, size_t len)
@@ -393,7 +309,7 @@ IVSHMEM_EXPORT int ivshmem_unmap(void *addr, size_t length)
 
 	if (!addr || length == 0)
 		return -EINVAL;
-	if (take_inner_map((void *)start, &base, &len)) {
+	if (ivshmem_take_inner_map((void *)start, &base, &len)) {
 		munmap(base, len);
 		return 0;
 	}

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * sysfs.c - PCI facts from sysfs, and the sysfs backend: a device reached
- * through its resource0 (registers) and resource2 (memory) files, as
- * users of uio_pci_generic, or of no driver at all, reach it
+ * sysfs.c - the sysfs backend: a device reached through its resource0
+ * (registers) and resource2 (memory) files, as users of uio_pci_generic,
+ * or of no driver at all, reach it
  *
  * The sysfs backend can map the memory, read the own ID and ring
  * doorbells; it has no interrupts.  The kernel maps resource files
  * uncached (resource2_wc, where it exists, write-combining): write-back is
  * not available this way.
+ *
+ * Layer: backend (see backends.h); it calls pci.c and handle.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,169 +22,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "private.h"
-
-#define PCI_VENDOR_REDHAT_QUMRANET	0x1af4
-#define PCI_DEVICE_IVSHMEM		0x1110
-#define PCI_CAP_LIST			0x34
-#define PCI_CAP_ID_MSIX			0x11
-#define PCI_STATUS			0x06
-#define PCI_STATUS_CAP_LIST		0x10
-
-int ivshmem_read_sysfs(const char *dir, const char *name, char *buf, size_t len)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return (int)n;
-	}
-	close(fd);
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return (int)n;
-}
-
-int ivshmem_read_sysfs_u64(const char *dir, const char *name, uint64_t *val)
-{
-	char buf[64], *end;
-	int ret;
-
-	ret = ivshmem_read_sysfs(dir, name, buf, sizeof(buf));
-	if (ret < 0)
-		return ret;
-	errno = 0;
-	*val = strtoull(buf, &end, 0);
-	if (errno || end == buf || *end)
-		return -EINVAL;
-	return 0;
-}
-
-bool ivshmem_pci_is_ivshmem(const char *pcidir)
-{
-	uint64_t vendor, device;
-
-	return ivshmem_read_sysfs_u64(pcidir, "vendor", &vendor) == 0 &&
-	       ivshmem_read_sysfs_u64(pcidir, "device", &device) == 0 &&
-	       vendor == PCI_VENDOR_REDHAT_QUMRANET && device == PCI_DEVICE_IVSHMEM;
-}
-
-int ivshmem_pci_bar_size(const char *pcidir, int bar, uint64_t *size)
-{
-	char buf[4096], *line = buf;
-	unsigned long long start, end, flags;
-	int ret;
-
-	ret = ivshmem_read_sysfs(pcidir, "resource", buf, sizeof(buf));
-	if (ret < 0)
-		return ret;
-	for (int i = 0; i < bar; i++) {
-		line = strchr(line, '\n');
-		if (!line)
-			return -EINVAL;
-		line++;
-	}
-	if (sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3)
-		return -EINVAL;
-	*size = (start || end) && end >= start ? end - start + 1 : 0;
-	return 0;
-}
-
-/* MSI-X table size from the capability list; needs the full config space. */
-int ivshmem_pci_msix_vectors(const char *pcidir)
-{
-	unsigned char cfg[256];
-	char path[PATH_MAX];
-	unsigned int pos, hops = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/config", pcidir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, cfg, sizeof(cfg), 0);
-	close(fd);
-	if (n < (ssize_t)sizeof(cfg))
-		return n < 0 ? -errno : -EACCES;	/* only root reads past 64 bytes */
-	if (!(cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
-		return 0;
-	for (pos = cfg[PCI_CAP_LIST] & ~3u; pos >= 0x40 && pos < 0xff && hops < 48; hops++) {
-		if (cfg[pos] == PCI_CAP_ID_MSIX)
-			return ((cfg[pos + 2] | cfg[pos + 3] << 8) & 0x7ff) + 1;
-		pos = cfg[pos + 1] & ~3u;
-	}
-	return 0;
-}
-
-int ivshmem_pci_regs_map(const char *pcidir, volatile uint32_t **regs)
-{
-	char path[PATH_MAX];
-	void *p;
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "%s/resource0", pcidir);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = ivshmem_mmap_fd(fd, 0, (size_t)sysconf(_SC_PAGESIZE), true, &p);
-	close(fd);
-	if (ret < 0)
-		return ret;
-	*regs = p;
-	return 0;
-}
-
-void ivshmem_pci_regs_unmap(volatile uint32_t *regs)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-	/* uio_ivshmem's map 0 may put the registers past the page start */
-	if (regs)
-		munmap((void *)((uintptr_t)regs & ~(uintptr_t)(page - 1)), page);
-}
-
-int ivshmem_pci_driver(const char *pcidir, char *buf, size_t len)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	const char *base;
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "%s/driver", pcidir);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0) {
-		snprintf(buf, len, "%s", "");
-		return errno == ENOENT ? 0 : -errno;
-	}
-	target[n] = '\0';
-	base = strrchr(target, '/');
-	snprintf(buf, len, "%s", base ? base + 1 : target);
-	return 0;
-}
-
-enum ivshmem_memtype ivshmem_read_memtype(const char *dir)
-{
-	char buf[32];
-
-	if (ivshmem_read_sysfs(dir, "memtype", buf, sizeof(buf)) < 0)
-		return IVSHMEM_MEM_UNKNOWN;
-	if (strcmp(buf, "write-back") == 0)
-		return IVSHMEM_MEM_WB;
-	if (strcmp(buf, "uncached-minus") == 0)
-		return IVSHMEM_MEM_UC_MINUS;
-	return IVSHMEM_MEM_UNKNOWN;
-}
-
-/* ---------------------------------------------------------------- backend */
+#include "backends.h"
+#include "handle.h"
+#include "pci.h"
 
 struct sysfs_dev {
 	struct ivshmem dev;

@@ -15,6 +15,8 @@
  * registers and memory come from the PCI device's sysfs resource files,
  * as in the sysfs backend, and there are no interrupts (the device has no
  * INTx pin).
+ *
+ * Layer: backend (see backends.h); it calls pci.c and handle.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,7 +30,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "backends.h"
+#include "handle.h"
+#include "pci.h"
 
 /*
  * struct uio_dev - an open /dev/uioN

@@ -7,6 +7,9 @@
  * never returns descriptors of two sends at once; reading no further
  * than the end of the current message therefore keeps each descriptor
  * with its own message.
+ *
+ * Layer: the lowest of libivshmem, beside handle.c; it calls nothing
+ * else of the library, and ivshmem-server builds it too.
  */
 #define _GNU_SOURCE
 #include <errno.h>

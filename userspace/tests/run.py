@@ -4,8 +4,9 @@
 
 Everything runs against the project's own ivshmem-server (host-server/),
 with the library, the tools and the test programs built under ASan and
-UBSan (build-asan/).  Prints TAP; exits 1 on any failure.  Tests that need
-the server are skipped, with the reason, while it is not built.
+UBSan (build-asan/); the library's layering is checked too (layers.py).
+Prints TAP; exits 1 on any failure.  Tests that need the server are
+skipped, with the reason, while it is not built.
 """
 
 import glob
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import layers
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 USERSPACE = os.path.dirname(HERE)
@@ -229,6 +232,11 @@ def test_header_and_symbols():
                            if len(line.split()) == 3))
     tap.ok(glob_syms == want, 'the static library has only the public names global',
            'extra: %s' % sorted(set(glob_syms) - set(want)))
+
+
+def test_layers():
+    for ok, name, detail in layers.check(os.path.join(USERSPACE, 'lib')):
+        tap.ok(ok, name, detail)
 
 
 def test_install(work):
@@ -863,6 +871,7 @@ def main():
     work = tempfile.mkdtemp(prefix='ivshmem-userspace-test-')
     try:
         test_header_and_symbols()
+        test_layers()
         installed = test_install(work)
         test_man_pages()
         test_usage()

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * private.h - what the parts of libivshmem share and nobody else sees
+ * handle.h - the handle every backend embeds, and the helpers they share
  *
  * Each backend embeds a struct ivshmem as its first member and fills in
  * an ops table; libivshmem.c does everything that is the same for all of
  * them (argument checks, page alignment, waiting) and calls the ops for
  * the rest.
+ *
+ * Layer: the lowest, beside wire.c; handle.c calls nothing else of the
+ * library.  The layers are listed in userspace/Makefile and in
+ * Documentation/contributing.rst; tests/layers.py checks them.
  */
-#ifndef IVSHMEM_PRIVATE_H
-#define IVSHMEM_PRIVATE_H
+#ifndef IVSHMEM_HANDLE_H
+#define IVSHMEM_HANDLE_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,13 +25,6 @@
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
-/* Doorbell device registers (BAR0), 32 bits each. */
-#define IVSHMEM_REG_INTR_MASK	0x00
-#define IVSHMEM_REG_INTR_STATUS	0x04
-#define IVSHMEM_REG_IV_POSITION	0x08
-#define IVSHMEM_REG_DOORBELL	0x0c
-#define IVSHMEM_REGS_SIZE	256
 
 /*
  * struct ivshmem_ops - what differs between backends
@@ -95,39 +92,6 @@ int ivshmem_dev_init(struct ivshmem *dev, const struct ivshmem_ops *ops, const c
 /* Free the common part (not the handle). */
 void ivshmem_dev_fini(struct ivshmem *dev);
 
-/* Backends' open functions: each takes what ivshmem_open() resolved. */
-int ivshmem_char_open(const char *node, struct ivshmem **out);
-int ivshmem_uio_open(const char *node, struct ivshmem **out);
-/* Vectors of the UIO device at @classdir that the UIO backend offers. */
-unsigned int ivshmem_uio_vectors(const char *classdir);
-int ivshmem_sysfs_open(const char *pcidir, struct ivshmem **out);
-int ivshmem_host_open(const char *sockpath, const char *spec, struct ivshmem **out);
-
-/* sysfs helpers (sysfs.c) */
-int ivshmem_read_sysfs(const char *dir, const char *name, char *buf, size_t len);
-int ivshmem_read_sysfs_u64(const char *dir, const char *name, uint64_t *val);
-bool ivshmem_pci_is_ivshmem(const char *pcidir);
-int ivshmem_pci_bar_size(const char *pcidir, int bar, uint64_t *size);
-int ivshmem_pci_msix_vectors(const char *pcidir);
-int ivshmem_pci_regs_map(const char *pcidir, volatile uint32_t **regs);
-void ivshmem_pci_regs_unmap(volatile uint32_t *regs);
-int ivshmem_pci_driver(const char *pcidir, char *buf, size_t len);
-/*
- * A driver's memtype attribute in @dir ("write-back", "uncached-minus"):
- * IVSHMEM_MEM_UNKNOWN when it is missing or says anything else.
- */
-enum ivshmem_memtype ivshmem_read_memtype(const char *dir);
-
-/*
- * What the kernel gives a mapping of a sysfs resource file (not _wc):
- * pgprot_device(), which x86 makes uncached-minus.
- */
-#if defined(__x86_64__) || defined(__i386__)
-#define IVSHMEM_RESOURCE_MEMTYPE	IVSHMEM_MEM_UC_MINUS
-#else
-#define IVSHMEM_RESOURCE_MEMTYPE	IVSHMEM_MEM_UNKNOWN
-#endif
-
 /* Map @fd at page-aligned @off for @len bytes, shared, RW or RO. */
 int ivshmem_mmap_fd(int fd, uint64_t off, size_t len, bool writable, void **addr);
 
@@ -137,5 +101,7 @@ int ivshmem_mmap_fd(int fd, uint64_t off, size_t len, bool writable, void **addr
  * refuses to split a mapping.  ivshmem_unmap() of @user unmaps it whole.
  */
 int ivshmem_note_inner_map(void *user, void *base, size_t len);
+/* Take the entry of @user off the list: true, with its base and length. */
+bool ivshmem_take_inner_map(void *user, void **base, size_t *len);
 
-#endif /* IVSHMEM_PRIVATE_H */
+#endif /* IVSHMEM_HANDLE_H */
