@@ -31,9 +31,9 @@ waitdevs() {
 }
 # selfring DEV VECTOR: ring the guest itself, wait for the interrupt
 selfring() {
-	ivshmem_util wait $1 $2 10000 > /tmp/sr.out &
+	ivshmem_util wait $1 $2 120000 > /tmp/sr.out &
 	_p=$!
-	for i in $(seq 100); do grep -q waiting /tmp/sr.out && break; sleep 0.05; done
+	for i in $(seq 600); do grep -q waiting /tmp/sr.out && break; sleep 0.05; done
 	ivshmem_util ring $1 $(cat /sys/class/ivshmem/$1/vm_id) $2
 	wait $_p && grep -q "vector $2 count 1" /tmp/sr.out
 }
@@ -165,7 +165,7 @@ sed 's/^/# /' /tmp/rmmod.err
 check rmmod_says_busy grep -Eq "in use|Resource temporarily unavailable" /tmp/rmmod.err
 ivshmem_util hold plain > /tmp/hold.out &
 holder=$!
-for i in $(seq 100); do grep -q holding /tmp/hold.out && break; sleep 0.05; done
+for i in $(seq 600); do grep -q holding /tmp/hold.out && break; sleep 0.05; done
 exec 3<&-
 rmmod ivshmem 2> /dev/null
 check_eq rmmod_refused_with_a_mapping $? 1

@@ -43,8 +43,8 @@ ksft env IVSHMEM_EXPECT_DEVICES=doorbell:1M:0:none /ksft/ivshmem/ivshmem_test
 check nomsi_writes_shared_memory ivshmem_util write doorbell 0xf0000 from-c-%s
 ''' % word)
     # a waits on vector 2, c rings it.
-    a.run('ivshmem_util wait msix 2 30000 > /tmp/w.out 2>&1 &\nwaiter=$!\n'
-          'for i in $(seq 100); do grep -q waiting /tmp/w.out && break; sleep 0.1; done')
+    a.run('ivshmem_util wait msix 2 120000 > /tmp/w.out 2>&1 &\nwaiter=$!\n'
+          'for i in $(seq 600); do grep -q waiting /tmp/w.out && break; sleep 0.1; done')
     for g in (a, b, c):
         g.run('hsync armed > /dev/null')
     c.run('check nomsi_rings_a ivshmem_util ring doorbell $id_a 2')

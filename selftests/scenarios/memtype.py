@@ -84,9 +84,9 @@ ksft env IVSHMEM_EXPECT_DEVICES=doorbell:1M:4:msix,plain:1M:0:none \
     # Doorbells and eventfds across the two, one way and then the other.
     for waiter, ringer in ((q, o), (o, q)):
         waiter.run(r'''
-ivshmem_util wait msix 1 30000 > /tmp/w.out 2>&1 &
+ivshmem_util wait msix 1 120000 > /tmp/w.out 2>&1 &
 w=$!
-for i in $(seq 100); do grep -q waiting /tmp/w.out && break; sleep 0.1; done
+for i in $(seq 600); do grep -q waiting /tmp/w.out && break; sleep 0.1; done
 hsync armed_%s > /dev/null
 wait $w
 check %s_woken_by_%s grep -q 'vector 1 count' /tmp/w.out
@@ -140,7 +140,7 @@ check_eq uio_moves_once_per_device "$(moves)" 2
 ksft env IVSHMEM_EXPECT_MEMTYPE=write-back /ksft/uio/uio_ivshmem_test -t shm_has_the_reported_memtype_in_pat
 before=$(ls /sys/bus/pci/drivers/uio_ivshmem | grep -c 0000:)
 hsync hotplug > /dev/null
-for i in $(seq 100); do
+for i in $(seq 600); do
 	[ $(ls /sys/bus/pci/drivers/uio_ivshmem | grep -c 0000:) -gt $before ] && break
 	sleep 0.1
 done

@@ -32,12 +32,12 @@ switch() {
 }
 char_self_ring() {
 	start_bg c waiting ivshmem-wait -V --device /dev/ivshmem0 --vector 1 --count 1 \
-		--timeout 20000 &&
+		--timeout 120000 &&
 	ivshmem-ring --device /dev/ivshmem0 --peer $id --vector 1 && end_bg c &&
 	[ "$(cat /tmp/c.out)" = "vector 1 count 1" ]
 }
 uio_self_ring() {
-	start_bg u waiting /ksft/uio/uio_peer wait 1 1 20000 &&
+	start_bg u waiting /ksft/uio/uio_peer wait 1 1 120000 &&
 	/ksft/uio/uio_peer ring $id 1 && end_bg u &&
 	[ "$(cat /tmp/u.out)" = "vector 1 count 1 others 0" ]
 }

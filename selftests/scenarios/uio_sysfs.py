@@ -49,7 +49,7 @@ diag /tmp/e
 check ${m}_wait_says_no_interrupts grep -q "no interrupt vectors" /tmp/e
 ''' % {'mode': mode})
         b.run('check char_armed_%s start_bg w waiting ivshmem-wait -V --device $dev '
-              '--vector 1 --count 2 --timeout 30000' % mode)
+              '--vector 1 --count 2 --timeout 120000' % mode)
         for g in (a, b):
             g.run('hsync armed-%s' % mode)
         a.run('check %s_rings_char ivshmem-ring --device $pci --peer $idb --vector 1 '

@@ -23,7 +23,7 @@ def scenario(s):
     a.run('check_fail the_guests_have_distinct_ids test "$ida" = "$idb"')
 
     # b (ivshmem.ko) rings a (UIO) twice on vector 2: a counts 2 on vector 2
-    a.run('check uio_armed start_bg w waiting /ksft/uio/uio_peer wait 2 2 30000')
+    a.run('check uio_armed start_bg w waiting /ksft/uio/uio_peer wait 2 2 120000')
     for g in (a, b):
         g.run('hsync armed1')
     b.run('check char_rings_uio ivshmem-ring --device $dev --peer $ida --vector 2 '
@@ -35,7 +35,7 @@ check_eq uio_counts_vector_2_only "$(cat /tmp/w.out)" "vector 2 count 2 others 0
 
     # a rings b on vector 3 by writing the doorbell register itself
     b.run('check char_armed start_bg w waiting ivshmem-wait -V --device $dev --vector 3 '
-          '--count 1 --timeout 30000')
+          '--count 1 --timeout 120000')
     for g in (a, b):
         g.run('hsync armed2')
     a.run('check uio_register_rings_char /ksft/uio/uio_peer ring $idb 3')
@@ -46,9 +46,9 @@ check_eq char_sees_vector_3 "$(cat /tmp/w.out)" "vector 3 count 1"
 
     # the same with the tools on both sides
     a.run('check uio_tool_armed start_bg t waiting ivshmem-wait -V --device $uio --count 1 '
-          '--timeout 30000')
+          '--timeout 120000')
     b.run('check char_tool_armed start_bg t waiting ivshmem-wait -V --device $dev --vector 1 '
-          '--count 1 --timeout 30000')
+          '--count 1 --timeout 120000')
     for g in (a, b):
         g.run('hsync armed3')
     a.run('check uio_tool_rings_char ivshmem-ring --device $uio --peer $idb --vector 1')

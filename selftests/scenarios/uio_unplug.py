@@ -11,7 +11,7 @@ def scenario(s):
     a = s.guest('a', modules=['uio_ivshmem'])
     a.doorbell(srv, vectors=2, id='db0')
     a.run_file('tools_lib.sh')
-    a.run('check waiter_armed start_bg w waiting /ksft/uio/uio_peer wait 1 1 60000')
+    a.run('check waiter_armed start_bg w waiting /ksft/uio/uio_peer wait 1 1 120000')
     s.at('unplug', lambda: a.unplug('db0'))
     a.run('hsync unplug')
     a.run(r'''
@@ -26,7 +26,7 @@ check_eq uio_device_gone "$(ls /sys/class/uio)" ""
 for i in $(seq 1 100); do [ -e /sys/class/uio/uio0 ] && break; sleep 0.1; done
 check_eq replugged_on_uio "$(cat /sys/class/uio/uio0/name)" uio_ivshmem
 id=$(/ksft/uio/uio_peer id)
-check replugged_armed start_bg w2 waiting /ksft/uio/uio_peer wait 1 1 20000
+check replugged_armed start_bg w2 waiting /ksft/uio/uio_peer wait 1 1 120000
 check replugged_rings_itself /ksft/uio/uio_peer ring $id 1
 check replugged_woken end_bg w2
 check_eq replugged_counts_vector_1 "$(cat /tmp/w2.out)" "vector 1 count 1 others 0"
