@@ -6,6 +6,7 @@
  */
 #include <stddef.h>
 #include <linux/ivshmem.h>
+#include <linux/ivshmem_region.h>
 
 #define ABI_ASSERT(name, cond) typedef char abi_##name[(cond) ? 1 : -1]
 
@@ -23,3 +24,10 @@ ABI_ASSERT(ring_nr, IVSHMEM_IOCTL_RING == 0x40104a01u);
 ABI_ASSERT(bind_nr, IVSHMEM_IOCTL_BIND_EVENTFD == 0x40104a02u);
 ABI_ASSERT(unbind_nr, IVSHMEM_IOCTL_UNBIND_EVENTFD == 0x40104a03u);
 ABI_ASSERT(cache_nr, IVSHMEM_IOCTL_SET_CACHE == 0x40084a04u);
+
+/* The region header lives in shared memory: its layout is fixed too. */
+ABI_ASSERT(region_header_size, sizeof(struct ivshmem_region_header) == 128);
+ABI_ASSERT(region_generation, offsetof(struct ivshmem_region_header, generation) == 28);
+ABI_ASSERT(region_instance, offsetof(struct ivshmem_region_header, instance) == 40);
+ABI_ASSERT(region_label, offsetof(struct ivshmem_region_header, label) == 48);
+ABI_ASSERT(region_peer_size, sizeof(struct ivshmem_region_peer) == 8);

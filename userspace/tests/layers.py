@@ -18,7 +18,7 @@ import sys
 
 # Lowest first, as in the source list of userspace/Makefile.
 LAYERS = [
-    ('core', ['handle', 'wire']),
+    ('core', ['handle', 'wire', 'region']),
     ('pci', ['pci']),
     ('backends', ['chardev', 'uio', 'sysfs', 'host']),
     ('discovery', ['enum']),
