@@ -24,6 +24,7 @@
 #include "backends.h"
 #include "handle.h"
 #include "pci.h"
+#include "region.h"
 
 struct devinfo_block {
 	struct ivshmem_devinfo info;
@@ -101,11 +102,11 @@ static int read_position(const char *pcidir)
 }
 
 static struct ivshmem_devinfo *new_info(const char *path, const char *pci, const char *driver,
-					const char *kind, const char *irq)
+					const char *kind, const char *irq, const char *label)
 {
 	size_t lp = strlen(path) + 1, lc = strlen(pci) + 1, ld = strlen(driver) + 1;
-	size_t lk = strlen(kind) + 1, li = strlen(irq) + 1;
-	struct devinfo_block *b = calloc(1, sizeof(*b) + lp + lc + ld + lk + li);
+	size_t lk = strlen(kind) + 1, li = strlen(irq) + 1, ll = strlen(label) + 1;
+	struct devinfo_block *b = calloc(1, sizeof(*b) + lp + lc + ld + lk + li + ll);
 	char *s;
 
 	if (!b)
@@ -120,6 +121,8 @@ static struct ivshmem_devinfo *new_info(const char *path, const char *pci, const
 	b->info.kind = memcpy(s, kind, lk);
 	s += lk;
 	b->info.irq = memcpy(s, irq, li);
+	s += li;
+	b->info.label = memcpy(s, label, ll);
 	return &b->info;
 }
 
@@ -128,7 +131,7 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 	const char *pcidir = udev_device_get_syspath(pdev);
 	const char *pci = udev_device_get_sysname(pdev);
 	const char *drv = udev_device_get_driver(pdev);
-	char node[PATH_MAX], classdir[PATH_MAX], uio_name[64];
+	char node[PATH_MAX], classdir[PATH_MAX], uio_name[64], label[IVSHMEM_REGION_LABEL_MAX];
 	struct ivshmem_devinfo *info;
 	uint64_t size = 0, bar1 = 0;
 	unsigned int vectors = 0;
@@ -181,7 +184,8 @@ static struct ivshmem_devinfo *describe(struct udev *udev, struct udev_device *p
 		if (bar1)
 			id = read_position(pcidir);
 	}
-	info = new_info(node, pci, drv ? drv : "", bar1 ? "doorbell" : "plain", irq);
+	ivshmem_pci_label(pcidir, label, sizeof(label));
+	info = new_info(node, pci, drv ? drv : "", bar1 ? "doorbell" : "plain", irq, label);
 	if (!info)
 		return NULL;
 	info->size = size;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "handle.h"
 
@@ -100,4 +101,22 @@ bool ivshmem_take_inner_map(void *user, void **base, size_t *len)
 	*len = m->len;
 	free(m);
 	return true;
+}
+
+int ivshmem_unmap_addr(void *addr, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)addr, start = a & ~(page - 1);
+	void *base;
+	size_t whole;
+
+	if (!addr || len == 0)
+		return -EINVAL;
+	if (ivshmem_take_inner_map((void *)start, &base, &whole)) {
+		munmap(base, whole);
+		return 0;
+	}
+	if (munmap((void *)start, len + (a - start)) < 0)
+		return -errno;
+	return 0;
 }

@@ -56,6 +56,8 @@ struct ivshmem_ops {
 	int (*peers)(struct ivshmem *dev, unsigned int *ids, unsigned int max);
 };
 
+struct ivshmem_header;
+
 /*
  * struct ivshmem - the part of a handle every backend has
  * @ops:      the backend
@@ -72,6 +74,8 @@ struct ivshmem_ops {
  *            backend's server socket (news, handled by ops->dispatch), or
  *            a device whose hangup means removal (no ops->dispatch)
  * @watch_events: poll events wanted on @watch_fd
+ * @header:   what the handle keeps of the region header (header.c), made
+ *            on first use under @lock; NULL until then
  */
 struct ivshmem {
 	const struct ivshmem_ops *ops;
@@ -85,6 +89,7 @@ struct ivshmem {
 	unsigned int wait_turn;
 	int watch_fd;
 	short watch_events;
+	struct ivshmem_header *header;
 };
 
 /* Initialise the common part; path is copied.  Returns 0 or -ENOMEM. */
@@ -103,5 +108,10 @@ int ivshmem_mmap_fd(int fd, uint64_t off, size_t len, bool writable, void **addr
 int ivshmem_note_inner_map(void *user, void *base, size_t len);
 /* Take the entry of @user off the list: true, with its base and length. */
 bool ivshmem_take_inner_map(void *user, void **base, size_t *len);
+/*
+ * Unmap what a backend's map gave (@addr, @len as asked), inner maps
+ * whole: 0, or -EINVAL for an address that cannot have come from one.
+ */
+int ivshmem_unmap_addr(void *addr, size_t len);
 
 #endif /* IVSHMEM_HANDLE_H */

@@ -4,7 +4,8 @@
  * mapping arithmetic and waiting, common to every backend
  *
  * Layer: the top one; it calls enum.c (ivshmem_list()), the backends
- * (backends.h), pci.c and handle.c, and nothing in the library calls it.
+ * (backends.h), pci.c, header.c, handle.c and region.c, and nothing in
+ * the library calls it.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -24,7 +25,12 @@
 
 #include "backends.h"
 #include "handle.h"
+#include "header.h"
 #include "pci.h"
+
+_Static_assert(sizeof(((struct ivshmem_region *)0)->label) == IVSHMEM_REGION_LABEL_MAX,
+	       "a label and its NUL fit struct ivshmem_region");
+_Static_assert(sizeof(struct ivshmem_region) == 128, "no padding in struct ivshmem_region");
 
 /* "0000:00:04.0" or "00:04.0" (domain 0000 implied) */
 static bool parse_pci_address(const char *s, char *out, size_t len)
@@ -169,15 +175,46 @@ static int open_first(struct ivshmem **out)
 	return ret;
 }
 
-IVSHMEM_EXPORT int ivshmem_open(const char *spec, struct ivshmem **out)
+/* The one device whose label is @name. */
+static int open_name(const char *name, struct ivshmem **out)
+{
+	struct ivshmem_devinfo **list;
+	const char *pci = NULL;
+	char dir[PATH_MAX];
+	int n, ret;
+
+	if (!*name)
+		return -EINVAL;
+	n = ivshmem_list(&list);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(list[i]->label, name) != 0)
+			continue;
+		if (pci) {
+			ivshmem_list_free(list);
+			return -ENOTUNIQ;
+		}
+		pci = list[i]->pci;
+	}
+	if (pci)
+		snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", pci);
+	ivshmem_list_free(list);
+	if (!pci)
+		return -ENOENT;
+	ret = open_pci(dir, out);
+	return ret == -ENOENT ? -ENODEV : ret;	/* gone meanwhile */
+}
+
+static int open_spec(const char *spec, struct ivshmem **out)
 {
 	char pci[16], buf[PATH_MAX];
 	size_t digits;
 
-	if (!out)
-		return -EINVAL;
 	if (!spec || !*spec)
 		return open_first(out);
+	if (strncmp(spec, "name:", 5) == 0)
+		return open_name(spec + 5, out);
 	if (strncmp(spec, "unix:", 5) == 0) {
 		if (!spec[5])
 			return -EINVAL;
@@ -203,10 +240,28 @@ IVSHMEM_EXPORT int ivshmem_open(const char *spec, struct ivshmem **out)
 	return -EINVAL;
 }
 
+IVSHMEM_EXPORT int ivshmem_open(const char *spec, struct ivshmem **out)
+{
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = open_spec(spec, out);
+	/*
+	 * A guest's ivshmem_dispatch() counts what changed since the previous
+	 * look at the presence table: the open is the first.  No header, or
+	 * one that cannot be read now, is an empty table to compare with.
+	 */
+	if (ret == 0 && !(*out)->ops->dispatch)
+		ivshmem_header_look(*out);
+	return ret;
+}
+
 IVSHMEM_EXPORT void ivshmem_close(struct ivshmem *dev)
 {
 	if (!dev)
 		return;
+	ivshmem_header_free(dev);
 	dev->ops->close(dev);
 }
 
@@ -302,20 +357,7 @@ IVSHMEM_EXPORT int ivshmem_map(struct ivshmem *dev, uint64_t offset, size_t leng
 
 IVSHMEM_EXPORT int ivshmem_unmap(void *addr, size_t length)
 {
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)addr, start = a & ~(page - 1);
-	void *base;
-	size_t len;
-
-	if (!addr || length == 0)
-		return -EINVAL;
-	if (ivshmem_take_inner_map((void *)start, &base, &len)) {
-		munmap(base, len);
-		return 0;
-	}
-	if (munmap((void *)start, length + (a - start)) < 0)
-		return -errno;
-	return 0;
+	return ivshmem_unmap_addr(addr, length);
 }
 
 IVSHMEM_EXPORT int ivshmem_ring(struct ivshmem *dev, unsigned int peer, unsigned int vector)
@@ -480,27 +522,92 @@ out:
 	return ret;
 }
 
+/*
+ * The vector a guest's handle waits on for presence news: the header's
+ * presence vector, when there is a table and the handle can wait for it.
+ */
+static int presence_vector(struct ivshmem *dev)
+{
+	struct region_info ri;
+	int ret;
+
+	ret = ivshmem_header_info(dev, &ri);
+	if (ret < 0)
+		return ret;
+	if (!ri.max_peers)
+		return -ENOMSG;
+	if (ri.presence_vector == IVSHMEM_REGION_NO_VECTOR || !dev->ops->vector_fd ||
+	    ri.presence_vector >= ivshmem_vectors(dev))
+		return -EOPNOTSUPP;
+	return (int)ri.presence_vector;
+}
+
 IVSHMEM_EXPORT int ivshmem_fd(struct ivshmem *dev)
 {
-	if (!dev->ops->dispatch)
-		return -EOPNOTSUPP;
-	return dev->watch_fd;
+	int vector;
+
+	if (dev->ops->dispatch)
+		return dev->watch_fd;
+	vector = presence_vector(dev);
+	if (vector < 0)
+		return vector;
+	return ivshmem_vector_fd(dev, (unsigned int)vector);
 }
 
 IVSHMEM_EXPORT int ivshmem_dispatch(struct ivshmem *dev)
 {
-	if (!dev->ops->dispatch)
-		return -EOPNOTSUPP;
-	return dev->ops->dispatch(dev);
+	int vector, ret;
+
+	if (dev->ops->dispatch)
+		return dev->ops->dispatch(dev);
+	vector = presence_vector(dev);
+	if (vector < 0 && vector != -EOPNOTSUPP)
+		return vector;
+	/* The rings first: a change after the look below rings again. */
+	if (vector >= 0) {
+		ret = ivshmem_vector_ack(dev, (unsigned int)vector, NULL);
+		if (ret < 0 && ret != -EAGAIN)
+			return ret;
+	}
+	return ivshmem_header_look(dev);
 }
 
 IVSHMEM_EXPORT int ivshmem_peers(struct ivshmem *dev, unsigned int *ids, unsigned int max)
 {
-	if (!dev->ops->peers)
-		return -EOPNOTSUPP;
 	if (max && !ids)
 		return -EINVAL;
-	return dev->ops->peers(dev, ids, max);
+	if (dev->ops->peers)
+		return dev->ops->peers(dev, ids, max);
+	return ivshmem_header_peers(dev, dev->id, ids, max);
+}
+
+IVSHMEM_EXPORT int ivshmem_region_info(struct ivshmem *dev, struct ivshmem_region *info)
+{
+	struct region_info ri;
+	int ret;
+
+	if (!info)
+		return -EINVAL;
+	ret = ivshmem_header_info(dev, &ri);
+	if (ret < 0)
+		return ret;
+	memset(info, 0, sizeof(*info));
+	memcpy(info->label, ri.label, sizeof(info->label));
+	info->label[sizeof(info->label) - 1] = '\0';
+	info->header_size = ri.header_size;
+	info->header_offset = dev->size - ri.header_size;
+	info->max_peers = ri.max_peers;
+	info->presence_vector = ri.max_peers && ri.presence_vector != IVSHMEM_REGION_NO_VECTOR ?
+				(int)ri.presence_vector : -1;
+	info->instance = ri.instance;
+	return 0;
+}
+
+IVSHMEM_EXPORT int ivshmem_peer_epoch(struct ivshmem *dev, unsigned int peer, uint32_t *epoch)
+{
+	if (peer > IVSHMEM_MAX_PEER)
+		return -EINVAL;
+	return ivshmem_header_peer_epoch(dev, peer, epoch);
 }
 
 IVSHMEM_EXPORT const char *ivshmem_strerror(int err)
@@ -528,6 +635,12 @@ IVSHMEM_EXPORT const char *ivshmem_strerror(int err)
 		return "The server broke the ivshmem protocol";
 	case ETIMEDOUT:
 		return "Timed out";
+	case ENOMSG:
+		return "The region has no ivshmem header";
+	case EBADMSG:
+		return "The region's header is corrupt";
+	case ENOTUNIQ:
+		return "More than one device has this label";
 	}
 	s = strerrordesc_np(err);
 	return s ? s : "Unknown error";

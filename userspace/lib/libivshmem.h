@@ -24,6 +24,12 @@
  *     Distinct handles are independent.
  *   - Peer IDs are 0..65535 (IVSHMEM_MAX_PEER), vectors 0..65535
  *     (IVSHMEM_MAX_VECTOR); the device and the server may have fewer.
+ *   - The region header (<linux/ivshmem_region.h>, since LIBIVSHMEM_1.2)
+ *     is an opt-in block at the end of the shared memory: a label and a
+ *     presence table, written by the server or by ivshmem-label(1).
+ *     Every peer can write it, so the library reads it again at every
+ *     call and checks everything it reads; a header that fails a check is
+ *     "corrupt" (-EBADMSG), never a reason to crash or hang.
  *
  * Link with `pkg-config --cflags --libs ivshmem`.
  */
@@ -137,6 +143,9 @@ struct ivshmem_irq {
  *          uio_ivshmem) holds the BARs: -EBUSY then;
  *        - "unix:/path/to/server.sock": connect to an ivshmem server and
  *          become one of its peers (the host backend);
+ *        - "name:NAME" (since LIBIVSHMEM_1.2): the device whose region
+ *          label (&struct ivshmem_devinfo.label, as ivshmem_list() gives
+ *          it) is NAME exactly, opened as its PCI address would be;
  *        - NULL or "": the first device ivshmem_list() finds.
  * @out: set to the new handle on success, untouched on failure
  *
@@ -156,8 +165,10 @@ struct ivshmem_irq {
  * Thread safety: safe to call concurrently (each call makes its own
  * handle).
  *
- * Return: 0; -EINVAL for a spec that is none of the above; -ENOENT when
- * the path, index, PCI address or socket does not exist; -ENODEV when it
+ * Return: 0; -EINVAL for a spec that is none of the above (or "name:"
+ * with an empty name); -ENOENT when the path, index, PCI address or socket
+ * does not exist, or no device has the label NAME; -ENOTUNIQ when more
+ * than one device has it (open it by PCI address then); -ENODEV when it
  * exists but is not an ivshmem device (or no device exists, for NULL);
  * -EACCES/-EPERM without permission; -EBUSY when the sysfs resource files
  * cannot be mapped because a driver holds the device's BARs (with a
@@ -417,7 +428,10 @@ int ivshmem_vector_ack(struct ivshmem *dev, unsigned int vector, uint64_t *count
  * Consumes the rings of one vector and returns.  When several vectors are
  * pending, successive calls take turns among them.  On the host backend
  * this also processes the server's messages meanwhile (as
- * ivshmem_dispatch() does), so the peer table stays current.
+ * ivshmem_dispatch() does), so the peer table stays current.  In a guest,
+ * the region header's presence vector (see ivshmem_fd()) is a vector like
+ * any other here: when ivshmem_wait() returns it, the presence table has
+ * changed; call ivshmem_dispatch() or ivshmem_peers() to see how.
  *
  * Thread safety: safe; several threads may wait on the same handle (each
  * ring wakes one of them, or more, of which one gets it and the others go
@@ -438,48 +452,163 @@ int ivshmem_wait(struct ivshmem *dev, const unsigned int *vectors,
  *
  * On the host backend this is the server connection: when it polls
  * readable, call ivshmem_dispatch() to take in peers that came and went.
- * Other backends have no such news.
+ *
+ * In a guest (since LIBIVSHMEM_1.2), when the region header has a
+ * presence table and a presence vector that this handle can wait for,
+ * it is that vector's descriptor, as ivshmem_vector_fd() gives it: the
+ * server rings the vector after every change of the table, so when the
+ * descriptor polls readable, call ivshmem_dispatch().  On the UIO backend
+ * every vector shares this one descriptor (see ivshmem_vector_fd()): when
+ * it polls readable, call ivshmem_dispatch() and also
+ * ivshmem_vector_ack() for each other vector you wait for.  The header is
+ * read at every call; a program keeps the descriptor as long as the
+ * header names the same vector (it does while the same server runs).
  *
  * Thread safety: safe.
  *
- * Return: the descriptor (owned by the handle), or -EOPNOTSUPP.
+ * Return: the descriptor (owned by the handle); -ENOMSG (guest) when the
+ * region has no header or the header no presence table; -EBADMSG when
+ * the header is corrupt; -EOPNOTSUPP when there is no news to wait for:
+ * a header without presence vector, a vector the handle cannot wait for
+ * (sysfs backend, UIO drivers other than uio_ivshmem, a vector beyond
+ * ivshmem_vectors()).
  */
 int ivshmem_fd(struct ivshmem *dev);
 
 /**
- * ivshmem_dispatch() - process the server's pending messages
+ * ivshmem_dispatch() - take in what changed among the peers
  * @dev: the handle
  *
- * Does not block.  Updates the peer table (ivshmem_peers()) with the
- * peers that connected and disconnected.
+ * Does not block.
  *
- * Thread safety: safe.
+ * On the host backend it processes the server's pending messages and
+ * updates the peer table (ivshmem_peers()) with the peers that connected
+ * and disconnected.
  *
- * Return: the number of peers added or removed (>= 0); -ECONNRESET once
- * the server has closed the connection (stop polling ivshmem_fd() then:
- * it stays readable; rings to the peers known so far still work);
- * -EPROTO when the server broke the protocol; -EOPNOTSUPP on backends
- * other than the host one.
+ * In a guest (since LIBIVSHMEM_1.2) it consumes the pending rings of the
+ * presence vector (see ivshmem_fd()), when there is one, then reads the
+ * region header's presence table and compares it with the previous look
+ * of this handle: the previous ivshmem_dispatch(), or ivshmem_open(),
+ * which looks once.  Without a presence vector (the sysfs backend, a
+ * header without one) it only reads and compares, which a program can do
+ * now and then instead of waiting.
+ *
+ * Thread safety: safe; looks are taken one at a time, so each change is
+ * counted by one call.
+ *
+ * Return: host backend: the number of peers added or removed (>= 0);
+ * -ECONNRESET once the server has closed the connection (stop polling
+ * ivshmem_fd() then: it stays readable; rings to the peers known so far
+ * still work); -EPROTO when the server broke the protocol.  Guest: the
+ * number of peer IDs whose entry (present or not, and epoch) changed
+ * since the previous look (>= 0, own ID included); -ENOMSG when the
+ * region has no header or the header no presence table; -EBADMSG when
+ * it is corrupt; -EAGAIN when no consistent copy of the table could be
+ * had (its writer stuck halfway, or a peer scribbling on it); the
+ * previous look stays then; -ENODEV when the device was removed.
  */
 int ivshmem_dispatch(struct ivshmem *dev);
 
 /**
- * ivshmem_peers() - the other peers currently connected to the server
- * @dev: the handle (host backend)
+ * ivshmem_peers() - the other peers that are connected
+ * @dev: the handle
  * @ids: filled with up to @max peer IDs, in ascending order (may be NULL
  *       when @max is 0)
  * @max: room in @ids
  *
- * Own ID is not included.  The table is as of the last ivshmem_dispatch()
- * or ivshmem_wait().
+ * Own ID (ivshmem_id(), where the handle has one) is not included.
+ *
+ * On the host backend the list is the server's: as of the last
+ * ivshmem_dispatch() or ivshmem_wait().  In a guest (since
+ * LIBIVSHMEM_1.2) it is the region header's presence table, read at this
+ * call: a guest's device cannot tell who is there, the header can.
  *
  * Thread safety: safe.
  *
  * Return: the number of peers (which may exceed @max: call again with more
- * room); -EOPNOTSUPP on backends that cannot know the peers (a guest's
- * device cannot).
+ * room); in a guest, -ENOMSG when the region has no header or the header
+ * no presence table, -EBADMSG when it is corrupt, -EAGAIN when no
+ * consistent copy of the table could be had.
  */
 int ivshmem_peers(struct ivshmem *dev, unsigned int *ids, unsigned int max);
+
+/**
+ * struct ivshmem_region - the region header, as ivshmem_region_info()
+ * read it (since LIBIVSHMEM_1.2)
+ * @label:           the region's name, NUL-terminated; "" when the
+ *                   header has none.  Any bytes but NUL may come before
+ *                   the NUL (a peer may have written them): escape them
+ *                   before printing, check them before making names
+ * @header_offset:   where the header begins in the shared memory: the
+ *                   application's data must stay below it (the memory
+ *                   from 0 to @header_offset is the application's)
+ * @header_size:     bytes the header takes at the end of the memory, its
+ *                   presence table included (ivshmem_size() -
+ *                   @header_offset)
+ * @max_peers:       entries of the presence table: peer IDs 0 ..
+ *                   @max_peers - 1; 0 when the header has no table
+ * @presence_vector: the vector the server rings on every peer after each
+ *                   change of the table, or -1 (no table, or no vector)
+ * @instance:        a value the header's writer chose at random when it
+ *                   wrote the header: another value means another server
+ *                   (or a restarted one)
+ * @reserved:        zero
+ */
+struct ivshmem_region {
+	char label[64];
+	uint64_t header_offset;
+	uint64_t header_size;
+	unsigned int max_peers;
+	int presence_vector;
+	uint64_t instance;
+	uint64_t reserved[4];
+};
+
+/**
+ * ivshmem_region_info() - read the region header
+ * @dev: the handle (any backend)
+ * @info: filled on success
+ *
+ * The header is read at every call (it is shared memory): through a
+ * mapping of the memory's last page that the handle makes on first use
+ * (or at ivshmem_open(), in a guest) and keeps until ivshmem_close().
+ * On the sysfs backend that mapping is uncached, as every mapping there.
+ * Like every access to the memory, it raises SIGBUS once the device has
+ * been removed (hot-unplug).
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -ENOMSG when the region has no header (no magic, or memory
+ * too small for one); -EBADMSG when the header is corrupt (another
+ * version, sizes that do not fit the memory, a label without its NUL);
+ * -EINVAL when @info is NULL; -ENOMEM; an error of ivshmem_map() when the
+ * last page cannot be mapped.
+ */
+int ivshmem_region_info(struct ivshmem *dev, struct ivshmem_region *info);
+
+/**
+ * ivshmem_peer_epoch() - one entry of the presence table
+ * @dev: the handle (any backend: on the host, too, this reads the table,
+ *       not the server's messages)
+ * @peer: the peer ID
+ * @epoch: set to the entry's epoch (may be NULL): it changes at every
+ *         connect of this ID, stays when the peer leaves, and is 0 when no
+ *         peer has had the ID since the header was written.  A peer that
+ *         sees another epoch for an ID talks to another peer than before.
+ *
+ * The table is read at this call, with the table's sequence counter, so
+ * that state and epoch are of one moment.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 1 when the peer is present, 0 when it is absent; -ENOMSG when
+ * the region has no header or the header no presence table; -EBADMSG
+ * when the header or this entry is corrupt; -EAGAIN when no consistent
+ * copy could be had (the table's writer stuck halfway, or a peer
+ * scribbling on it); -EINVAL when @peer is beyond the table (>=
+ * &struct ivshmem_region.max_peers); -ENOMEM; an error of ivshmem_map().
+ */
+int ivshmem_peer_epoch(struct ivshmem *dev, unsigned int peer, uint32_t *epoch);
 
 /**
  * struct ivshmem_devinfo - one ivshmem device found by ivshmem_list()
@@ -500,6 +629,14 @@ int ivshmem_peers(struct ivshmem *dev, unsigned int *ids, unsigned int max);
  * @memtype:    memory type of a default mapping through @path, as
  *              ivshmem_memtype() would give after opening it (since
  *              LIBIVSHMEM_1.1)
+ * @label:      the region's label (since LIBIVSHMEM_1.2; a program that
+ *              reads it must use a function of LIBIVSHMEM_1.2, so that an
+ *              older library is refused): the driver's label attribute
+ *              (ivshmem, uio_ivshmem), or for a device of no driver or of
+ *              another UIO driver the region header read through the sysfs
+ *              resource2 file, which only root can; "" when there is no
+ *              label or it cannot be read.  Any bytes but NUL: escape them
+ *              before printing
  *
  * Fields may be added at the end in later versions; the library allocates
  * these, never the caller.
@@ -515,6 +652,7 @@ struct ivshmem_devinfo {
 	unsigned int vectors;
 	unsigned int revision;
 	enum ivshmem_memtype memtype;
+	const char *label;
 };
 
 /**
@@ -549,7 +687,8 @@ void ivshmem_list_free(struct ivshmem_devinfo **list);
  *
  * Gives the system's description of the errno, or a more precise one for
  * the errors that mean something particular here (for example -ENXIO:
- * "peer not connected").
+ * "peer not connected"; -ENOMSG: "the region has no ivshmem header";
+ * -EBADMSG: "the region's header is corrupt").
  *
  * Thread safety: safe; the string is static.
  *

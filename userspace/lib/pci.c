@@ -4,9 +4,10 @@
  * attributes, its BARs and capabilities, and a mapping of its registers
  *
  * Layer: PCI helpers, for the backends, enum.c and libivshmem.c (see
- * pci.h); it calls only handle.c.
+ * pci.h); it calls only handle.c and region.c.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 
 #include "handle.h"
 #include "pci.h"
+#include "region.h"
 
 #define PCI_VENDOR_REDHAT_QUMRANET	0x1af4
 #define PCI_DEVICE_IVSHMEM		0x1110
@@ -178,4 +180,97 @@ enum ivshmem_memtype ivshmem_read_memtype(const char *dir)
 	if (strcmp(buf, "uncached-minus") == 0)
 		return IVSHMEM_MEM_UC_MINUS;
 	return IVSHMEM_MEM_UNKNOWN;
+}
+
+/*
+ * A driver's label attribute: the label and one newline.  Anything that
+ * cannot be a label (too long, a NUL inside) counts as none, so that a
+ * lookup by name never matches a label cut short.
+ */
+static void read_label_attr(const char *dir, char *buf, size_t len)
+{
+	char path[PATH_MAX], tmp[IVSHMEM_REGION_LABEL_MAX + 2];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/label", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, tmp, sizeof(tmp));
+	close(fd);
+	if (n <= 0)
+		return;
+	if (tmp[n - 1] == '\n')
+		n--;
+	if ((size_t)n >= len || (size_t)n >= IVSHMEM_REGION_LABEL_MAX || memchr(tmp, '\0', (size_t)n))
+		return;
+	memcpy(buf, tmp, (size_t)n);
+	buf[n] = '\0';
+}
+
+/* The ivshmem driver's class device of the function: @pcidir/ivshmem/NAME. */
+static int class_dir(const char *pcidir, char *buf, size_t len)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	int ret = -ENOENT;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/ivshmem", pcidir);
+	d = opendir(dir);
+	if (!d)
+		return -ENOENT;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(buf, len, "%s/%s", dir, de->d_name) < len)
+			ret = 0;
+		break;
+	}
+	closedir(d);
+	return ret;
+}
+
+/* The label of the header itself, through resource2 (what root can map). */
+static void read_label_header(const char *pcidir, char *buf, size_t len)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), size, off;
+	struct region_info ri;
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	if (ivshmem_pci_bar_size(pcidir, 2, &size) < 0 || size < 2 * IVSHMEM_REGION_PAGE)
+		return;
+	snprintf(path, sizeof(path), "%s/resource2", pcidir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	off = (size - IVSHMEM_REGION_PAGE) & ~(page - 1);
+	if (ivshmem_mmap_fd(fd, off, (size_t)(size - off), false, &p) == 0) {
+		if (region_parse((char *)p + (size - IVSHMEM_REGION_PAGE - off), size, &ri) == 0)
+			snprintf(buf, len, "%s", ri.label);
+		munmap(p, (size_t)(size - off));
+	}
+	close(fd);
+}
+
+void ivshmem_pci_label(const char *pcidir, char *buf, size_t len)
+{
+	char driver[64], dir[PATH_MAX];
+
+	buf[0] = '\0';
+	if (ivshmem_pci_driver(pcidir, driver, sizeof(driver)) < 0)
+		return;
+	if (strcmp(driver, "ivshmem") == 0) {
+		if (class_dir(pcidir, dir, sizeof(dir)) == 0)
+			read_label_attr(dir, buf, len);
+	} else if (strcmp(driver, "uio_ivshmem") == 0) {
+		/* On the PCI device itself, where UIO has no place for it. */
+		read_label_attr(pcidir, buf, len);
+	} else {
+		/* vfio-pci and the like hold the BAR: the mapping fails. */
+		read_label_header(pcidir, buf, len);
+	}
 }

@@ -3,7 +3,8 @@
  * pci.h - what sysfs tells of an ivshmem PCI function (pci.c), and the
  * layout of its registers
  *
- * Layer: PCI helpers, above handle.c and below the backends.
+ * Layer: PCI helpers, above handle.c, region.c and header.c, below the
+ * backends.
  */
 #ifndef IVSHMEM_PCI_H
 #define IVSHMEM_PCI_H
@@ -34,6 +35,14 @@ int ivshmem_pci_driver(const char *pcidir, char *buf, size_t len);
  * IVSHMEM_MEM_UNKNOWN when it is missing or says anything else.
  */
 enum ivshmem_memtype ivshmem_read_memtype(const char *dir);
+/*
+ * The region label of the function at @pcidir into @buf (@len bytes,
+ * IVSHMEM_REGION_LABEL_MAX will do): the ivshmem driver's label attribute
+ * of its class device, uio_ivshmem's of the PCI device, or, for a device
+ * of no driver or another one, the region header read through resource2
+ * (root).  "" when there is none or it cannot be read.
+ */
+void ivshmem_pci_label(const char *pcidir, char *buf, size_t len);
 
 /*
  * What the kernel gives a mapping of a sysfs resource file (not _wc):

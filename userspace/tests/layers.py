@@ -19,6 +19,7 @@ import sys
 # Lowest first, as in the source list of userspace/Makefile.
 LAYERS = [
     ('core', ['handle', 'wire', 'region']),
+    ('header', ['header']),
     ('pci', ['pci']),
     ('backends', ['chardev', 'uio', 'sysfs', 'host']),
     ('discovery', ['enum']),
