@@ -127,15 +127,17 @@ def listening(path):
 
 
 class Server:
-    """Our ivshmem-server in the foreground, on a socket in a temp dir."""
+    """Our ivshmem-server in the foreground, on a socket in a temp dir;
+    its memory a memfd, or the POSIX object shm when given."""
 
-    def __init__(self, binary, workdir, name, vectors=4, size='1M'):
+    def __init__(self, binary, workdir, name, vectors=4, size='1M', shm=None, extra=()):
         self.sock = os.path.join(workdir, name + '.sock')
         self.spec = 'unix:' + self.sock
         self.log = open(os.path.join(workdir, name + '.log'), 'w+')
-        self.proc = subprocess.Popen([binary, '-F', '-S', self.sock, '--memfd', '-l', size,
-                                      '-n', str(vectors)], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=ENV)
+        memory = ['-M', shm] if shm else ['--memfd']
+        self.proc = subprocess.Popen([binary, '-F', '-S', self.sock] + memory +
+                                     ['-l', size, '-n', str(vectors)] + list(extra),
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=ENV)
         deadline = time.time() + 10
         while not listening(self.sock):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -624,6 +626,46 @@ def test_library(srvbin, work):
     emit_sub(out, err, rc, 'library: the server dies')
 
 
+def server_has(srvbin, option):
+    """Whether the server's --help offers an option."""
+    p = subprocess.run([srvbin, '--help'], capture_output=True, text=True, env=ENV)
+    return re.search(r'(^|[\s,])' + re.escape(option) + r'\b', p.stdout, re.M) is not None
+
+
+def test_region(srvbin, work):
+    """The region header's API: on host peers, on a guest-like handle, under
+    a writer that corrupts it, and region_parse() on random pages."""
+    lrt = os.path.join(ASAN, 'tests', 'lib_region_test')
+    for mode in ('api', 'guest'):
+        srv = Server(srvbin, work, 'region-' + mode)
+        try:
+            rc, out, err = run([lrt, mode, srv.spec], timeout=120)
+            emit_sub(out, err, rc, 'library: region header, %s' % mode)
+        finally:
+            srv.stop()
+    srv = Server(srvbin, work, 'region-fuzz', vectors=2)
+    try:
+        rc, out, err = run_bounded([lrt, 'fuzz', srv.spec, '5'], 120)
+        emit_sub(out, err, rc if rc is not None else 99, 'library: region header fuzz')
+    finally:
+        srv.stop()
+    rc, out, err = run([lrt, 'parse-fuzz', '30000'], timeout=120)
+    emit_sub(out, err, rc, 'library: region_parse() fuzz')
+
+    # With a server that keeps the header itself.
+    name = 'the server\'s own header (--label, --presence)'
+    if not server_has(srvbin, '--presence'):
+        tap.skip(name, 'ivshmem-server --help does not mention --presence yet')
+        return
+    srv = Server(srvbin, work, 'region-server', vectors=2, extra=[
+        '--max-peers', '64', '--label', 'region-test', '--presence', '--presence-vector', '1'])
+    try:
+        rc, out, err = run([lrt, 'server', srv.spec, 'region-test', '1'], timeout=120)
+        emit_sub(out, err, rc, 'library: ' + name)
+    finally:
+        srv.stop()
+
+
 def test_tools(srvbin, work, installed):
     srv = Server(srvbin, work, 'tools', vectors=4, size='1M')
     spec = srv.spec
@@ -864,7 +906,8 @@ def run_example(exe, spec, name, env=None):
 def main():
     print('TAP version 13', flush=True)
     missing = [t for t in TOOLS if not os.access(tool(t), os.X_OK)]
-    if missing or not os.access(os.path.join(ASAN, 'tests', 'lib_host_test'), os.X_OK):
+    if missing or not all(os.access(os.path.join(ASAN, 'tests', t), os.X_OK)
+                          for t in ('lib_host_test', 'lib_region_test')):
         tap.ok(False, 'the ASan builds exist (make -C userspace asan)', ' '.join(missing))
         print('1..%d' % tap.n)
         return 1
@@ -881,10 +924,12 @@ def main():
         srvbin = server_binary()
         if srvbin:
             test_library(srvbin, work)
+            test_region(srvbin, work)
             test_tools(srvbin, work, installed)
             test_tool_input(srvbin, work)
         else:
             for name in ('library: two host peers', 'library: the server dies',
+                         'library: the region header',
                          'tools against the server', 'the documented example'):
                 tap.skip(name, 'host-server/ivshmem-server is not built')
     finally:
