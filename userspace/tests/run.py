@@ -29,7 +29,8 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 USERSPACE = os.path.dirname(HERE)
 TOP = os.path.dirname(USERSPACE)
 ASAN = os.path.join(USERSPACE, 'build-asan')
-TOOLS = ['ivshmem-info', 'ivshmem-ring', 'ivshmem-wait', 'ivshmem-dump', 'ivshmem-bench']
+TOOLS = ['ivshmem-info', 'ivshmem-ring', 'ivshmem-wait', 'ivshmem-dump', 'ivshmem-bench',
+         'ivshmem-label']
 SANITIZER_RE = re.compile(r'AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehavior')
 ENV = dict(os.environ,
            ASAN_OPTIONS='detect_leaks=1:abort_on_error=0:exitcode=99',
@@ -363,6 +364,7 @@ def test_bad_devices(work):
         ('unix:/nonexistent/server.sock', 'No such file or directory'),
         ('unix:' + dead, 'No server is listening on the socket'),
         ('unix:', 'not a device'),
+        ('name:', 'not a device'),
     ]
     for t in ('ivshmem-ring', 'ivshmem-wait', 'ivshmem-info', 'ivshmem-dump', 'ivshmem-bench'):
         args = ['--peer', '1'] if t == 'ivshmem-ring' else []
@@ -389,9 +391,19 @@ def test_bad_devices(work):
                                                                      'ECONNREFUSED'),
                           ('nonsense', 'EINVAL'), ('/dev/null', 'ENODEV'),
                           ('/dev/ivshmem4242', 'ENOENT'), ('ff:1f.7', 'ENOENT'),
-                          ('unix:/' + 'x' * 200, 'ENAMETOOLONG')):
+                          ('unix:/' + 'x' * 200, 'ENAMETOOLONG'), ('name:', 'EINVAL')):
         rc, out, err = run([lht, 'open', spec, errname])
         emit_sub(out, err, rc, 'library: open %s' % spec)
+    if host_has_ivshmem():
+        tap.skip('name:LABEL of no device', 'this host has ivshmem devices')
+    else:
+        rc, out, err = run([lht, 'open', 'name:nothing', 'ENOENT'])
+        emit_sub(out, err, rc, 'library: open name:nothing')
+        rc, out, err = run([tool('ivshmem-info'), '-d', 'name:no\x1bthing'])
+        tap.ok(rc == 1 and one_line(err) and
+               "name:no\x1bthing: cannot open: no device has the label 'no\\x1bthing'" in err,
+               'ivshmem-info -d name:LABEL of no device: one line, the label escaped, exit 1',
+               err)
 
 
 def emit_sub(out, err, rc, what):
@@ -666,6 +678,349 @@ def test_region(srvbin, work):
         srv.stop()
 
 
+MAGIC = struct.pack('<Q', 0x4e47524d48535649)      # "IVSHMRGN"
+
+
+def header_fields(page):
+    """The region header's fields from a page's bytes, by the uapi layout,
+    read here independently of region.c."""
+    magic, version, hsize, rsize, flags, gen, peers, vector, instance = \
+        struct.unpack_from('<QIIQIIIIQ', page, 0)
+    label = page[48:112]
+    return dict(magic=magic, version=version, header_size=hsize, region_size=rsize,
+                flags=flags, generation=gen, max_peers=peers, presence_vector=vector,
+                instance=instance, label=label.split(b'\0', 1)[0], label_raw=label,
+                rest=page[112:])
+
+
+def hugetlbfs_dir():
+    """A mounted hugetlbfs with a free huge page, or None."""
+    try:
+        with open('/proc/meminfo') as f:
+            free = int(re.search(r'^HugePages_Free:\s+(\d+)', f.read(), re.M).group(1))
+        with open('/proc/mounts') as f:
+            mounts = [line.split()[1] for line in f if line.split()[2] == 'hugetlbfs']
+    except (OSError, AttributeError, IndexError):
+        return None
+    return mounts[0] if free and mounts else None
+
+
+def test_label(work):
+    """ivshmem-label on files: write, show, clear, and everything it refuses;
+    the file never changes size, and nothing but the last page changes."""
+    lab = tool('ivshmem-label')
+    path = os.path.join(work, 'mem')
+    size = 1 << 20
+    body = os.urandom(size - 4096)
+    with open(path, 'wb') as f:
+        f.write(body + bytes(4096))
+
+    def tail():
+        with open(path, 'rb') as f:
+            data = f.read()
+        return data[:-4096], data[-4096:], len(data)
+
+    rc, out, err = run([lab, path, 'db-cache'])
+    head, page, n = tail()
+    h = header_fields(page)
+    tap.ok(rc == 0 and not out and not err, 'ivshmem-label FILE NAME: quiet, exit 0', out + err)
+    tap.ok(h['magic'] == 0x4e47524d48535649 and h['version'] == 1 and h['header_size'] == 4096
+           and h['region_size'] == size and h['flags'] == 1 and h['max_peers'] == 0 and
+           h['presence_vector'] == 0xffffffff and h['label'] == b'db-cache' and
+           h['label_raw'][8:] == bytes(56) and h['generation'] == 0 and h['instance'] != 0 and
+           h['rest'] == bytes(len(h['rest'])),
+           'the last page holds the header of the uapi layout, the rest of it zero', str(h))
+    tap.ok(head == body and n == size, 'nothing but the last page changed, nor the size')
+    first = h['instance']
+    rc, out, err = run([lab, path])
+    tap.ok(rc == 0 and re.search(r'^label:\s+db-cache$', out, re.M) and
+           re.search(r'^header:\s+4096 bytes at 0xff000, no presence table$', out, re.M) and
+           re.search(r'^instance:\s+0x%016x$' % first, out, re.M),
+           'ivshmem-label FILE shows label, header and instance', out + err)
+    rc, out, err = run([lab, path, 'renamed'])
+    head, page, n = tail()
+    h = header_fields(page)
+    tap.ok(rc == 0 and h['label'] == b'renamed' and h['label_raw'][7:] == bytes(57) and
+           h['instance'] != first and head == body and n == size,
+           'a new label replaces the old, with a new instance', err + str(h))
+    rc, out, err = run([lab, '--clear', path])
+    head, page, n = tail()
+    tap.ok(rc == 0 and page == bytes(4096) and head == body and n == size,
+           'ivshmem-label --clear zeroes the header page, and only it', err)
+    rc, out, err = run([lab, path])
+    tap.ok(rc == 1 and one_line(err) and 'the region has no ivshmem header' in err,
+           'showing a file without header: one line, exit 1', err)
+    rc, out, err = run([lab, '--clear', path])
+    tap.ok(rc == 0 and not err and tail()[1] == bytes(4096),
+           '--clear without a header: nothing to do, exit 0', err)
+
+    # Data in the last page: refused, unless --force.
+    with open(path, 'r+b') as f:
+        f.seek(size - 100)
+        f.write(b'application data')
+    rc, out, err = run([lab, path, 'x'])
+    head, page, n = tail()
+    tap.ok(rc == 1 and one_line(err) and 'hold data' in err and '--force' in err and
+           page[-100:-84] == b'application data',
+           'data in the last page: refused, one line, the data kept', err)
+    rc, out, err = run([lab, '--force', path, 'x'])
+    tap.ok(rc == 0 and header_fields(tail()[1])['label'] == b'x', '--force writes over it', err)
+    rc, out, err = run([lab, '--clear', path])
+    # A corrupt header is written over and cleared like any.
+    with open(path, 'r+b') as f:
+        f.seek(size - 4096)
+        f.write(MAGIC + struct.pack('<I', 7))
+    rc, out, err = run([lab, path])
+    tap.ok(rc == 1 and one_line(err) and "the region's header is corrupt" in err,
+           'showing a corrupt header: one line, exit 1', err)
+    rc, out, err = run([lab, path, 'fixed'])
+    tap.ok(rc == 0 and header_fields(tail()[1])['label'] == b'fixed',
+           'a corrupt header is written over', err)
+    # A header with a presence table is a server's: refused unless --force.
+    with open(path, 'r+b') as f:
+        f.seek(size - 8192)
+        f.write(struct.pack('<II', 5, 1) + bytes(4088))
+        f.write(MAGIC + struct.pack('<IIQIIII', 1, 8192, size, 3, 0, 16, 1) +
+                struct.pack('<Q', 9) + b'srv'.ljust(64, b'\0'))
+    rc, out, err = run([lab, path])
+    tap.ok(rc == 0 and re.search(r'^label:\s+srv$', out, re.M) and
+           re.search(r'^header:\s+8192 bytes at 0xfe000, presence table of 16 peers, '
+                     r'presence vector 1$', out, re.M),
+           'ivshmem-label shows a server\'s header, its table too', out + err)
+    rc, out, err = run([lab, path, 'mine'])
+    tap.ok(rc == 1 and one_line(err) and 'presence table' in err and
+           header_fields(tail()[1])['label'] == b'srv',
+           'a header with a presence table: refused, one line, kept', err)
+    rc, out, err = run([lab, '--force', path, 'mine'])
+    with open(path, 'rb') as f:
+        data = f.read()
+    tap.ok(rc == 0 and header_fields(data[-4096:])['label'] == b'mine' and
+           data[-8192:-4096] == bytes(4096) and len(data) == size,
+           'with --force, the old table is cleared with it', err)
+    with open(path, 'r+b') as f:
+        f.seek(size - 8192)
+        f.write(b'x' * 8)
+        f.seek(size - 4096)
+        f.write(MAGIC + struct.pack('<IIQIIII', 1, 8192, size, 3, 0, 16, 1) +
+                struct.pack('<Q', 9) + b'srv'.ljust(64, b'\0'))
+    rc, out, err = run([lab, '--clear', path])
+    with open(path, 'rb') as f:
+        data = f.read()
+    tap.ok(rc == 0 and data[-8192:] == bytes(8192) and data[:-8192] == body[:-4096],
+           '--clear of a header with a table zeroes the table too, and nothing below', err)
+
+    # Bad labels: usage errors, the file untouched.
+    before = tail()
+    for label, what in (('a/b', "'/'"), ('', 'empty'), ('.', "'.'"), ('..', "'..'"),
+                        ('x' * 64, '64 bytes'), ('caf\xe9', 'not ASCII'),
+                        ('tab\there', 'a tab')):
+        rc, out, err = run([lab, path, label])
+        tap.ok(rc == 2 and one_line(err) and 'not a valid label' in err and '\t' not in err
+               and tail() == before, 'ivshmem-label with a label of %s: exit 2, nothing '
+               'written' % what, err)
+    rc, out, err = run([lab, path, 'x' * 63])
+    tap.ok(rc == 0 and header_fields(tail()[1])['label'] == b'x' * 63,
+           'a label of 63 bytes, the most', err)
+    run([lab, '--clear', path])
+
+    # Files that are not a region's memory.
+    for name, length, why in (('odd', 4096 * 3 + 1, 'not a multiple of 4096'),
+                              ('small', 4096, 'too small'), ('empty', 0, 'too small')):
+        p = os.path.join(work, name)
+        with open(p, 'wb') as f:
+            f.write(b'\xaa' * length)
+        rc, out, err = run([lab, p, 'x'])
+        with open(p, 'rb') as f:
+            kept = f.read() == b'\xaa' * length
+        tap.ok(rc == 1 and one_line(err) and why in err and kept,
+               'ivshmem-label on a file of %d bytes: "%s", exit 1, untouched' % (length, why),
+               err)
+    rc, out, err = run([lab, os.path.join(work, 'none'), 'x'])
+    tap.ok(rc == 1 and one_line(err) and 'No such file' in err and
+           not os.path.exists(os.path.join(work, 'none')),
+           'ivshmem-label on no file: one line, exit 1, no file made', err)
+    rc, out, err = run([lab, work, 'x'])
+    tap.ok(rc == 1 and one_line(err) and 'not a regular file' in err,
+           'ivshmem-label on a directory: one line, exit 1', err)
+    for args, why in (([], 'no FILE'), ([path, 'a', 'b'], 'too many'),
+                      (['--clear', path, 'a'], 'too many')):
+        rc, out, err = run([lab] + args)
+        tap.ok(rc == 2 and one_line(err) and why in err,
+               'ivshmem-label with %d arguments: "%s", exit 2' % (len(args), why), err)
+
+    hdir = hugetlbfs_dir()
+    if not hdir:
+        tap.skip('ivshmem-label on a hugetlbfs file', 'no hugetlbfs with a free huge page')
+        return
+    hp = os.path.join(hdir, 'ivshmem-label-test-%d' % os.getpid())
+    try:
+        fd = os.open(hp, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        with open('/proc/meminfo') as f:
+            hsize = int(re.search(r'^Hugepagesize:\s+(\d+) kB', f.read(), re.M).group(1)) << 10
+        os.truncate(hp, hsize)
+        rc1, _, err1 = run([lab, hp, 'huge'])
+        rc2, out, err2 = run([lab, hp])
+        tap.ok(rc1 == 0 and rc2 == 0 and re.search(r'^label:\s+huge$', out, re.M) and
+               os.stat(hp).st_size == hsize,
+               'ivshmem-label on a hugetlbfs file: written and shown, the size kept',
+               err1 + err2)
+    finally:
+        if os.path.exists(hp):
+            os.unlink(hp)
+
+
+def test_region_tools(srvbin, work):
+    """ivshmem-info and ivshmem-ring with the region header in the
+    server's memory: written there by ivshmem-label before the server
+    starts, or by lib_region_test meanwhile."""
+    lrt = os.path.join(ASAN, 'tests', 'lib_region_test')
+    info, ring, lab = tool('ivshmem-info'), tool('ivshmem-ring'), tool('ivshmem-label')
+
+    # A POSIX shm object labelled before the server reuses it.
+    shm = 'ivshmem-userspace-test-%d' % os.getpid()
+    shm_path = '/dev/shm/' + shm
+    with open(shm_path, 'wb') as f:
+        f.truncate(1 << 20)
+    rc, out, err = run([lab, shm_path, 'from-file'])
+    tap.ok(rc == 0, 'ivshmem-label labels a POSIX shm object', err)
+    srv = Server(srvbin, work, 'labelled', vectors=2, shm=shm)
+    try:
+        rc, out, err = run([info, '-d', srv.spec])
+        tap.ok(rc == 0 and re.search(r'^label:\s+from-file$', out, re.M) and
+               re.search(r'^header:\s+4096 bytes at 0xff000, no presence table$', out, re.M) and
+               re.search(r'^peers:\s+\(none\)$', out, re.M),
+               'ivshmem-info on the server: the label ivshmem-label wrote, no table', out + err)
+        rc, out, err = run([info, '--json', srv.spec])
+        try:
+            d = json.loads(out)['devices'][0]
+        except (ValueError, KeyError, IndexError):
+            d = {}
+        tap.ok(rc == 0 and d.get('label') == 'from-file' and d.get('header') == 'present' and
+               d.get('header_offset') == (1 << 20) - 4096 and d.get('header_size') == 4096 and
+               d.get('max_peers') == 0 and d.get('presence_vector') is None and
+               re.match(r'^0x[0-9a-f]{16}$', d.get('instance', '')) and 'epochs' not in d,
+               'ivshmem-info --json: label, header, its place and instance', out + err)
+        run([lab, shm_path, 'relabelled'])
+        rc, out, err = run([info, '-d', srv.spec])
+        tap.ok(rc == 0 and re.search(r'^label:\s+relabelled$', out, re.M),
+               'a label changed meanwhile is what the next run shows', out + err)
+    finally:
+        srv.stop()
+        if os.path.exists(shm_path):
+            os.unlink(shm_path)
+
+    srv = Server(srvbin, work, 'presence', vectors=2)
+    spec = srv.spec
+    waiter = None
+    try:
+        rc, out, err = run([info, '-d', spec])
+        tap.ok(rc == 0 and re.search(r'^label:\s+\(none\)$', out, re.M) and
+               re.search(r'^header:\s+none \(the region has no ivshmem header\)$', out, re.M),
+               'ivshmem-info without header: says there is none', out + err)
+        rc, out, err = run([info, '--json', '-d', spec])
+        d = json.loads(out)['devices'][0] if rc == 0 else {}
+        tap.ok(d.get('header') == 'none' and d.get('label') is None and
+               'header_size' not in d, 'ivshmem-info --json without header: "none", label null',
+               out + err)
+
+        waiter = start([tool('ivshmem-wait'), '-V', '-d', spec, '--vector', '1', '--count', '1',
+                        '--timeout', '30000'])
+        wid, line = wait_armed(waiter)
+        other = 7 if wid != 7 else 8
+        rc, out, err = run([lrt, 'header', spec, 'presence', '16', '1', '%d:5:1' % other,
+                            '%d:3:0' % wid])
+        tap.ok(rc == 0 and wid is not None, 'a header with a table, the waiter absent in it',
+               out + err + line)
+        rc, out, err = run([info, '-d', spec])
+        tap.ok(rc == 0 and re.search(r'^label:\s+presence$', out, re.M) and
+               re.search(r'^header:\s+8192 bytes at 0xfe000, presence table of 16 peers, '
+                         r'presence vector 1$', out, re.M) and
+               re.search(r'^peers:\s+%d \(absent from the presence table\)$' % wid, out, re.M),
+               'ivshmem-info: the header, and the server\'s peer absent from the table',
+               out + err)
+        rc, out, err = run([ring, '-d', spec, '--peer', str(wid), '--vector', '1'])
+        tap.ok(rc == 3 and one_line(err) and 'ring peer %d: the peer is not connected' % wid
+               in err and 'it left, says the presence table' in err and '--force' in err,
+               'ivshmem-ring to a peer the table has absent: one line, exit 3', err)
+        rc, out, err = run([ring, '-d', spec, '--peer', '40'])
+        tap.ok(rc == 3 and one_line(err) and 'IDs 0..15 only' in err,
+               'ivshmem-ring to a peer beyond the table: exit 3', err)
+        rc, out, err = run([ring, '-d', spec, '--peer', str(other)])
+        tap.ok(rc == 1 and one_line(err) and 'Peer not connected' in err,
+               'present in the table but unknown to the server: the library\'s -ENXIO, exit 1',
+               err)
+        rc, out, err = run([ring, '-d', spec, '--force', '--peer', str(wid), '--vector', '1'])
+        tap.ok(rc == 0 and not err, 'ivshmem-ring --force rings it anyway', err)
+        rc, out, err = finish(waiter)
+        waiter = None
+        tap.ok(rc == 0 and out == 'vector 1 count 1\n', 'and the ring arrived', out + err)
+
+        waiter = start([tool('ivshmem-wait'), '-V', '-d', spec, '--vector', '0', '--count', '1',
+                        '--timeout', '30000'])
+        wid, line = wait_armed(waiter)
+        run([lrt, 'header', spec, 'presence', '16', '1', '%d:9:1' % wid])
+        rc, out, err = run([info, '-d', spec])
+        tap.ok(rc == 0 and re.search(r'^peers:\s+%d \(epoch 9\)$' % wid, out, re.M),
+               'ivshmem-info: a present peer with its epoch', out + err)
+        rc, out, err = run([info, '--json', '-d', spec])
+        d = json.loads(out)['devices'][0] if rc == 0 else {}
+        tap.ok(d.get('peers') == [wid] and d.get('epochs') == {str(wid): 9} and
+               d.get('max_peers') == 16 and d.get('presence_vector') == 1,
+               'ivshmem-info --json: peers and their epochs', out + err)
+        rc, out, err = run([ring, '-d', spec, '--peer', str(wid), '--vector', '0'])
+        tap.ok(rc == 0 and not err, 'ivshmem-ring to a peer the table has present', err)
+        rc, out, err = finish(waiter)
+        waiter = None
+        tap.ok(rc == 0 and out == 'vector 0 count 1\n', 'and it woke', out + err)
+
+        waiter = start([tool('ivshmem-wait'), '-V', '-d', spec, '--vector', '0', '--count', '1',
+                        '--timeout', '30000'])
+        wid, line = wait_armed(waiter)
+        run([lrt, 'corrupt', spec])
+        rc, out, err = run([info, '-d', spec])
+        tap.ok(rc == 0 and re.search(r"^header:\s+corrupt \(the region's header is corrupt\)$",
+                                     out, re.M), 'ivshmem-info on a corrupt header', out + err)
+        rc, out, err = run([ring, '-d', spec, '--peer', str(wid)])
+        tap.ok(rc == 0 and one_line(err) and 'cannot tell whether peer %d is connected' % wid
+               in err and "corrupt" in err,
+               'ivshmem-ring with a corrupt header: says it cannot tell, and rings', err)
+        rc, out, err = finish(waiter)
+        waiter = None
+        tap.ok(rc == 0 and out == 'vector 0 count 1\n', 'and the ring arrived', out + err)
+    finally:
+        if waiter:
+            finish(waiter)
+        srv.stop()
+
+    name = 'the tools with the server\'s own header (--label, --presence)'
+    if not server_has(srvbin, '--presence'):
+        tap.skip(name, 'ivshmem-server --help does not mention --presence yet')
+        return
+    srv = Server(srvbin, work, 'presence-server', vectors=2, extra=[
+        '--max-peers', '64', '--label', 'served', '--presence', '--presence-vector', '1'])
+    try:
+        waiter = start([tool('ivshmem-wait'), '-V', '-d', srv.spec, '--vector', '0',
+                        '--count', '1', '--timeout', '30000'])
+        wid, line = wait_armed(waiter)
+        rc, out, err = run([info, '-d', srv.spec])
+        tap.ok(rc == 0 and re.search(r'^label:\s+served$', out, re.M) and
+               re.search(r'presence table of 64 peers, presence vector 1$', out, re.M) and
+               re.search(r'^peers:\s+%d \(epoch \d+\)$' % wid, out, re.M),
+               'ivshmem-info: the server\'s label, table, and the waiter with its epoch',
+               out + err)
+        absent = 63 if wid != 63 else 62
+        rc, out, err = run([ring, '-d', srv.spec, '--peer', str(absent)])
+        tap.ok(rc == 3 and one_line(err) and 'not connected' in err,
+               'ivshmem-ring to a peer that is not connected: exit 3, by the table', err)
+        rc, out, err = run([ring, '-d', srv.spec, '--peer', str(wid)])
+        tap.ok(rc == 0, 'ivshmem-ring to the waiter', err)
+        rc, out, err = finish(waiter)
+        tap.ok(rc == 0 and out == 'vector 0 count 1\n', 'and it woke', out + err)
+    finally:
+        srv.stop()
+
+
 def test_tools(srvbin, work, installed):
     srv = Server(srvbin, work, 'tools', vectors=4, size='1M')
     spec = srv.spec
@@ -919,6 +1274,7 @@ def main():
         test_man_pages()
         test_usage()
         test_bad_devices(work)
+        test_label(work)
         test_fake_servers(work)
         test_hostile_servers(work)
         srvbin = server_binary()
@@ -926,6 +1282,7 @@ def main():
             test_library(srvbin, work)
             test_region(srvbin, work)
             test_tools(srvbin, work, installed)
+            test_region_tools(srvbin, work)
             test_tool_input(srvbin, work)
         else:
             for name in ('library: two host peers', 'library: the server dies',

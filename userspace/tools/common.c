@@ -190,8 +190,30 @@ struct ivshmem *tool_open(const char *device)
 		tool_fail("cannot find a device: %s", ivshmem_strerror(ret));
 	if (ret == -EINVAL)
 		tool_fail("%s: not a device: expected /dev/ivshmemN, an index, a PCI address, "
-			  "/dev/uioN or unix:PATH", device);
+			  "name:LABEL, /dev/uioN or unix:PATH", device);
+	if (ret == -ENOENT && strncmp(device, "name:", 5) == 0) {
+		char label[TOOL_LABEL_TEXT];
+
+		tool_fail("%s: cannot open: no device has the label '%s'", device,
+			  tool_escape(device + 5, label, sizeof(label)));
+	}
 	tool_fail("%s: cannot open: %s", device, ivshmem_strerror(ret));
+}
+
+const char *tool_escape(const char *s, char *buf, unsigned int len)
+{
+	unsigned int n = 0;
+
+	for (; *s && n + 5 <= len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c > 0x7e || c == '\\')
+			n += (unsigned int)snprintf(buf + n, len - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n < len ? n : len - 1] = '\0';
+	return buf;
 }
 
 const char *tool_human_size(uint64_t size, char *buf, unsigned int len)

@@ -68,6 +68,14 @@ const char *tool_device_arg(const char *opt_device, int argc, char **argv, int o
  */
 void tool_catch_sigbus(const char *path);
 
+/*
+ * A label (or any string from shared memory) made safe to print: bytes
+ * outside printable ASCII, and the backslash, as \xNN.  A @buf of
+ * TOOL_LABEL_TEXT bytes holds any label; longer input is cut.
+ */
+#define TOOL_LABEL_TEXT	(4 * 64 + 1)
+const char *tool_escape(const char *s, char *buf, unsigned int len);
+
 /* "4 MiB", "1.5 GiB", "300 bytes" */
 const char *tool_human_size(uint64_t size, char *buf, unsigned int len);
 

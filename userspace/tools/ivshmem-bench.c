@@ -96,7 +96,7 @@ static void help(void)
 	       "  -c, --cpu=N           run on CPU N only\n"
 	       "  -t, --timeout=MS      wait at most MS for the other side (default 30000)\n"
 	       "  -j, --json            print the results as JSON\n"
-	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address,\n"
+	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address, name:LABEL,\n"
 	       "                        /dev/uioN or unix:/path/to/server.sock\n"
 	       "                        (default: $IVSHMEM_DEVICE, else the first device)\n"
 	       "  -h, --help            show this help\n"

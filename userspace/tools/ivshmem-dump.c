@@ -28,7 +28,7 @@ static void help(void)
 	       "                        (not to a terminal)\n"
 	       "  -a, --all             show repeated lines (default: one '*' for them)\n"
 	       "      --cache=MODE      map default, wb, wc or uc\n"
-	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address,\n"
+	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address, name:LABEL,\n"
 	       "                        /dev/uioN, unix:/path/to/server.sock or a PCI\n"
 	       "                        device's sysfs directory\n"
 	       "                        (default: $IVSHMEM_DEVICE, else the first device)\n"

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ivshmem-ring - ring a peer's doorbell
+ *
+ * Where the region header has a presence table, a peer it says is absent
+ * is not rung (exit status 3): the ring would be lost.  The same check
+ * for every backend, through ivshmem_peer_epoch(); the host backend also
+ * knows the server's peers and fails such a ring by itself.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,9 +17,13 @@
 
 #include "common.h"
 
+/* The peer is not connected, by the region's presence table. */
+#define EXIT_ABSENT 3
+
 static void help(void)
 {
-	printf("Usage: %s --peer ID [--vector V] [--count N] [--interval MS] [DEVICE]\n"
+	printf("Usage: %s --peer ID [--vector V] [--count N] [--interval MS] [--force]\n"
+	       "       [DEVICE]\n"
 	       "Ring vector V of the peer whose ID is ID, through an ivshmem doorbell.\n"
 	       "\n"
 	       "  -p, --peer=ID         peer to interrupt, 0..65535 (required)\n"
@@ -22,13 +31,16 @@ static void help(void)
 	       "                        doorbell reaches 0..255)\n"
 	       "  -c, --count=N         ring N times (default 1)\n"
 	       "  -i, --interval=MS     wait MS milliseconds between rings (default 0)\n"
-	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address,\n"
+	       "  -f, --force           ring even if the region's presence table says\n"
+	       "                        the peer is not connected\n"
+	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address, name:LABEL,\n"
 	       "                        /dev/uioN or unix:/path/to/server.sock\n"
 	       "                        (default: $IVSHMEM_DEVICE, else the first device)\n"
 	       "  -V, --verbose         say what is rung\n"
 	       "  -h, --help            show this help\n"
 	       "\n"
-	       "Exit status: 0 rung, 1 failure, 2 bad usage.\n", tool_name);
+	       "Exit status: 0 rung, 1 failure, 2 bad usage, 3 the peer is not connected\n"
+	       "(by the region header's presence table).\n", tool_name);
 }
 
 static void sleep_ms(uint64_t ms)
@@ -39,6 +51,36 @@ static void sleep_ms(uint64_t ms)
 		;
 }
 
+/*
+ * Refuse a peer the presence table says is absent.  Without a table (or
+ * a header), ring as always; with one that cannot be read, say so and
+ * ring: a peer's scribbling must not silence the doorbell.
+ */
+static void check_present(struct ivshmem *dev, unsigned int peer)
+{
+	struct ivshmem_region info;
+	uint32_t epoch = 0;
+	int ret;
+
+	ret = ivshmem_peer_epoch(dev, peer, &epoch);
+	if (ret == 0) {
+		fprintf(stderr, "%s: %s: ring peer %u: the peer is not connected (%s; "
+			"--force rings anyway)\n", tool_name, ivshmem_path(dev), peer,
+			epoch ? "it left, says the presence table" :
+			"never, says the presence table");
+		exit(EXIT_ABSENT);
+	}
+	if (ret == -EINVAL && ivshmem_region_info(dev, &info) == 0 && info.max_peers) {
+		fprintf(stderr, "%s: %s: ring peer %u: the peer is not connected (the presence "
+			"table has IDs 0..%u only; --force rings anyway)\n", tool_name,
+			ivshmem_path(dev), peer, info.max_peers - 1);
+		exit(EXIT_ABSENT);
+	}
+	if (ret == -EBADMSG || ret == -EAGAIN)
+		tool_warn("%s: cannot tell whether peer %u is connected: %s; ringing",
+			  ivshmem_path(dev), peer, ivshmem_strerror(ret));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -46,6 +88,7 @@ int main(int argc, char **argv)
 		{ "vector", required_argument, NULL, 'v' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -53,13 +96,13 @@ int main(int argc, char **argv)
 	};
 	uint64_t peer = UINT64_MAX, vector = 0, count = 1, interval = 0;
 	const char *device = NULL;
-	bool verbose = false;
+	bool verbose = false, force = false;
 	struct ivshmem *dev;
 	int c;
 
 	tool_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:v:c:i:d:Vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:v:c:i:fd:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			peer = tool_number("--peer", optarg, IVSHMEM_MAX_PEER, false);
@@ -75,6 +118,9 @@ int main(int argc, char **argv)
 		case 'i':
 			interval = tool_number("--interval", optarg, 86400000, false);
 			break;
+		case 'f':
+			force = true;
+			break;
 		default:
 			tool_option(c, argv, help, &device, &verbose);
 		}
@@ -87,6 +133,8 @@ int main(int argc, char **argv)
 	if (!ivshmem_can_ring(dev))
 		tool_fail("%s: cannot ring: the device has no doorbell (ivshmem-plain?)",
 			  ivshmem_path(dev));
+	if (!force)
+		check_present(dev, (unsigned int)peer);
 	for (uint64_t i = 0; i < count; i++) {
 		int ret;
 

@@ -23,7 +23,7 @@ static void help(void)
 	       "                        fewer than N rings (or none) arrived\n"
 	       "  -c, --count=N         exit after N rings (default: run until killed\n"
 	       "                        or the timeout)\n"
-	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address,\n"
+	       "  -d, --device=DEVICE   /dev/ivshmemN, an index N, a PCI address, name:LABEL,\n"
 	       "                        /dev/uioN or unix:/path/to/server.sock\n"
 	       "                        (default: $IVSHMEM_DEVICE, else the first device)\n"
 	       "  -V, --verbose         say on stderr when the wait is armed\n"
