@@ -940,9 +940,13 @@ def test_region_tools(srvbin, work):
                'ivshmem-info: the header, and the server\'s peer absent from the table',
                out + err)
         rc, out, err = run([ring, '-d', spec, '--peer', str(wid), '--vector', '1'])
-        tap.ok(rc == 3 and one_line(err) and 'ring peer %d: the peer is not connected' % wid
-               in err and 'it left, says the presence table' in err and '--force' in err,
+        tap.ok(rc == 3 and one_line(err) and 'ring peer %d: not connected: the peer left' % wid
+               in err and 'presence table says so' in err and '--force' in err,
                'ivshmem-ring to a peer the table has absent: one line, exit 3', err)
+        never = 12 if wid != 12 else 13
+        rc, out, err = run([ring, '-d', spec, '--peer', str(never)])
+        tap.ok(rc == 3 and one_line(err) and 'not connected: no peer has had this ID' in err,
+               'ivshmem-ring to an ID the table never had: exit 3', err)
         rc, out, err = run([ring, '-d', spec, '--peer', '40'])
         tap.ok(rc == 3 and one_line(err) and 'IDs 0..15 only' in err,
                'ivshmem-ring to a peer beyond the table: exit 3', err)

@@ -64,16 +64,15 @@ static void check_present(struct ivshmem *dev, unsigned int peer)
 
 	ret = ivshmem_peer_epoch(dev, peer, &epoch);
 	if (ret == 0) {
-		fprintf(stderr, "%s: %s: ring peer %u: the peer is not connected (%s; "
-			"--force rings anyway)\n", tool_name, ivshmem_path(dev), peer,
-			epoch ? "it left, says the presence table" :
-			"never, says the presence table");
+		fprintf(stderr, "%s: %s: ring peer %u: not connected: %s (the region's presence "
+			"table says so; --force rings anyway)\n", tool_name, ivshmem_path(dev), peer,
+			epoch ? "the peer left" : "no peer has had this ID");
 		exit(EXIT_ABSENT);
 	}
 	if (ret == -EINVAL && ivshmem_region_info(dev, &info) == 0 && info.max_peers) {
-		fprintf(stderr, "%s: %s: ring peer %u: the peer is not connected (the presence "
-			"table has IDs 0..%u only; --force rings anyway)\n", tool_name,
-			ivshmem_path(dev), peer, info.max_peers - 1);
+		fprintf(stderr, "%s: %s: ring peer %u: not connected: the region's presence table "
+			"has IDs 0..%u only (--force rings anyway)\n", tool_name, ivshmem_path(dev),
+			peer, info.max_peers - 1);
 		exit(EXIT_ABSENT);
 	}
 	if (ret == -EBADMSG || ret == -EAGAIN)
