@@ -1025,6 +1025,56 @@ def test_region_tools(srvbin, work):
         srv.stop()
 
 
+def test_watch_example(srvbin, work):
+    """The second example of library.rst, watch.c, on host peers."""
+    watch = os.path.join(ASAN, 'tests', 'watch')
+    lrt = os.path.join(ASAN, 'tests', 'lib_region_test')
+    srv = Server(srvbin, work, 'watch', vectors=1)
+    procs = []
+
+    def waiter():
+        p = start([tool('ivshmem-wait'), '-V', '-d', srv.spec, '--count', '1',
+                   '--timeout', '20000'])
+        procs.append(p)
+        return p, wait_armed(p)[0]
+
+    try:
+        w = start([watch, srv.spec, '2'])
+        procs.append(w)
+        first = read_line(w.stdout, 20) + read_line(w.stdout, 5)
+        tap.ok(first == 'region: The region has no ivshmem header\npeers: none\n',
+               'watch.c: no header, no peers', first)
+        p, wid = waiter()
+        line = read_line(w.stdout, 20)
+        tap.ok(line == 'peers: %s\n' % wid, 'watch.c: a peer comes', line)
+        p.terminate()       # a ring would come from one more peer
+        finish(p)
+        line = read_line(w.stdout, 20)
+        tap.ok(line == 'peers: none\n', 'watch.c: and goes', line)
+        rc, out, err = finish(w)
+        tap.ok(rc == 0, 'watch.c stops after the changes asked for', out + err)
+
+        run([lrt, 'header', srv.spec, 'watched', '16', '0'])
+        w = start([watch, srv.spec, '1'])
+        procs.append(w)
+        first = read_line(w.stdout, 20) + read_line(w.stdout, 5)
+        tap.ok(first == "region 'watched': 16 peer IDs, data below byte 1040384\n"
+               "peers: none\n", 'watch.c: the header\'s label and table', first)
+        p, wid = waiter()
+        line = read_line(w.stdout, 20)
+        tap.ok(line == 'peers: %s\n' % wid,
+               'watch.c: a peer the server announces, absent from the table: no epoch', line)
+        p.terminate()
+        finish(p)
+        finish(w)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            finish(p)
+        srv.stop()
+
+
 def test_tools(srvbin, work, installed):
     srv = Server(srvbin, work, 'tools', vectors=4, size='1M')
     spec = srv.spec
@@ -1266,7 +1316,7 @@ def main():
     print('TAP version 13', flush=True)
     missing = [t for t in TOOLS if not os.access(tool(t), os.X_OK)]
     if missing or not all(os.access(os.path.join(ASAN, 'tests', t), os.X_OK)
-                          for t in ('lib_host_test', 'lib_region_test')):
+                          for t in ('lib_host_test', 'lib_region_test', 'watch')):
         tap.ok(False, 'the ASan builds exist (make -C userspace asan)', ' '.join(missing))
         print('1..%d' % tap.n)
         return 1
@@ -1287,6 +1337,7 @@ def main():
             test_region(srvbin, work)
             test_tools(srvbin, work, installed)
             test_region_tools(srvbin, work)
+            test_watch_example(srvbin, work)
             test_tool_input(srvbin, work)
         else:
             for name in ('library: two host peers', 'library: the server dies',
