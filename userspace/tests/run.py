@@ -901,6 +901,16 @@ def test_region_tools(srvbin, work):
                d.get('max_peers') == 0 and d.get('presence_vector') is None and
                re.match(r'^0x[0-9a-f]{16}$', d.get('instance', '')) and 'epochs' not in d,
                'ivshmem-info --json: label, header, its place and instance', out + err)
+        rc, out, err = run([tool('ivshmem-bench'), '-d', srv.spec, '--reps', '2', '--json'],
+                           timeout=60)
+        try:
+            copied = json.loads(out)['memcpy']['bytes']
+        except (ValueError, KeyError, TypeError):
+            copied = None
+        rc2, out2, err2 = run([lab, shm_path])
+        tap.ok(rc == 0 and copied and copied <= (1 << 20) - 4096 and rc2 == 0 and
+               re.search(r'^label:\s+from-file$', out2, re.M),
+               'ivshmem-bench\'s memcpy test keeps out of the header', out + err + err2)
         run([lab, shm_path, 'relabelled'])
         rc, out, err = run([info, '-d', srv.spec])
         tap.ok(rc == 0 and re.search(r'^label:\s+relabelled$', out, re.M),

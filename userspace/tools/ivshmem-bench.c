@@ -541,11 +541,15 @@ static void copy_test(struct ivshmem *dev, const struct opts *o, uint64_t start,
 		      struct copy_result *r)
 {
 	uint64_t size = ivshmem_size(dev), *t;
+	struct ivshmem_region region;
 	size_t len;
 	char *a, *b;
 	void *map;
 	int ret;
 
+	/* A region header and its presence table are not ours to overwrite. */
+	if (ivshmem_region_info(dev, &region) == 0)
+		size = region.header_offset;
 	if (start >= size) {
 		r->skipped = "no room in the shared memory after the control block";
 		return;
