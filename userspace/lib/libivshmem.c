@@ -9,7 +9,6 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -63,34 +62,17 @@ static bool parse_pci_address(const char *s, char *out, size_t len)
  */
 static int pci_child_node(const char *pcidir, const char *class, char *node, size_t len)
 {
-	char dir[PATH_MAX], name[256];
-	struct dirent *de;
-	DIR *d;
-	int ret = -ENOENT;
+	char sub[PATH_MAX], uevent[4096], *p;
 
-	snprintf(dir, sizeof(dir), "%s/%s", pcidir, class);
-	d = opendir(dir);
-	if (!d)
+	if (ivshmem_pci_child(pcidir, class, sub, sizeof(sub)) < 0 ||
+	    ivshmem_read_sysfs(sub, "uevent", uevent, sizeof(uevent)) < 0)
 		return -ENOENT;
-	while ((de = readdir(d))) {
-		char sub[PATH_MAX + 256], uevent[4096], *p;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
-		if (ivshmem_read_sysfs(sub, "uevent", uevent, sizeof(uevent)) < 0)
-			continue;
-		p = strstr(uevent, "DEVNAME=");
-		if (!p)
-			continue;
-		p += strlen("DEVNAME=");
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(p, "\n"), p);
-		snprintf(node, len, "/dev/%s", name);
-		ret = 0;
-		break;
-	}
-	closedir(d);
-	return ret;
+	p = strstr(uevent, "DEVNAME=");
+	if (!p)
+		return -ENOENT;
+	p += strlen("DEVNAME=");
+	snprintf(node, len, "/dev/%.*s", (int)strcspn(p, "\n"), p);
+	return 0;
 }
 
 static int open_pci(const char *pcidir, struct ivshmem **out)

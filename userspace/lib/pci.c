@@ -209,15 +209,14 @@ static void read_label_attr(const char *dir, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-/* The ivshmem driver's class device of the function: @pcidir/ivshmem/NAME. */
-static int class_dir(const char *pcidir, char *buf, size_t len)
+int ivshmem_pci_child(const char *pcidir, const char *class, char *buf, size_t len)
 {
 	char dir[PATH_MAX];
 	struct dirent *de;
 	int ret = -ENOENT;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/ivshmem", pcidir);
+	snprintf(dir, sizeof(dir), "%s/%s", pcidir, class);
 	d = opendir(dir);
 	if (!d)
 		return -ENOENT;
@@ -264,7 +263,7 @@ void ivshmem_pci_label(const char *pcidir, char *buf, size_t len)
 	if (ivshmem_pci_driver(pcidir, driver, sizeof(driver)) < 0)
 		return;
 	if (strcmp(driver, "ivshmem") == 0) {
-		if (class_dir(pcidir, dir, sizeof(dir)) == 0)
+		if (ivshmem_pci_child(pcidir, "ivshmem", dir, sizeof(dir)) == 0)
 			read_label_attr(dir, buf, len);
 	} else if (strcmp(driver, "uio_ivshmem") == 0) {
 		/* On the PCI device itself, where UIO has no place for it. */

@@ -31,6 +31,11 @@ int ivshmem_pci_regs_map(const char *pcidir, volatile uint32_t **regs);
 void ivshmem_pci_regs_unmap(volatile uint32_t *regs);
 int ivshmem_pci_driver(const char *pcidir, char *buf, size_t len);
 /*
+ * The directory of the function's class device in @class ("ivshmem",
+ * "uio"), e.g. @pcidir/ivshmem/ivshmem0: 0, or -ENOENT.
+ */
+int ivshmem_pci_child(const char *pcidir, const char *class, char *buf, size_t len);
+/*
  * A driver's memtype attribute in @dir ("write-back", "uncached-minus"):
  * IVSHMEM_MEM_UNKNOWN when it is missing or says anything else.
  */
