@@ -230,6 +230,11 @@ def test_header_and_symbols():
            nodes.get('ivshmem_memtype') == 'LIBIVSHMEM_1.1',
            'the first functions are LIBIVSHMEM_1, ivshmem_memtype() LIBIVSHMEM_1.1',
            str(nodes))
+    tap.ok(nodes.get('ivshmem_region_info') == 'LIBIVSHMEM_1.2' and
+           nodes.get('ivshmem_peer_epoch') == 'LIBIVSHMEM_1.2' and
+           nodes.get('ivshmem_peers') == 'LIBIVSHMEM_1',
+           'the region header\'s functions are LIBIVSHMEM_1.2, the others keep their node',
+           str(nodes))
     rc, out, _ = run(['nm', '-g', '--defined-only', os.path.join(lib, 'libivshmem.a')])
     glob_syms = sorted(set(line.split()[-1] for line in out.splitlines()
                            if len(line.split()) == 3))

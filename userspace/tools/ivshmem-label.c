@@ -95,7 +95,8 @@ static void memfile_open(struct memfile *m, const char *path, bool writable)
 		tool_fail("%s: too small for a header: %" PRIu64 " bytes, at least 8192 needed",
 			  path, m->size);
 	m->align = page;
-	if (fstatfs(m->fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC && (uint64_t)fs.f_bsize > page)
+	if (fstatfs(m->fd, &fs) == 0 && (unsigned long)fs.f_type == HUGETLBFS_MAGIC &&
+	    (uint64_t)fs.f_bsize > page)
 		m->align = (uint64_t)fs.f_bsize;
 }
 
