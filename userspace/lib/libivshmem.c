@@ -144,6 +144,8 @@ static int open_path(const char *path, struct ivshmem **out)
 	return -ENODEV;
 }
 
+static int open_spec(const char *spec, struct ivshmem **out);
+
 static int open_first(struct ivshmem **out)
 {
 	struct ivshmem_devinfo **list;
@@ -152,7 +154,7 @@ static int open_first(struct ivshmem **out)
 	n = ivshmem_list(&list);
 	if (n < 0)
 		return n;
-	ret = n ? ivshmem_open(list[0]->path, out) : -ENODEV;
+	ret = n ? open_spec(list[0]->path, out) : -ENODEV;
 	ivshmem_list_free(list);
 	return ret;
 }
