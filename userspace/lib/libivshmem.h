@@ -631,8 +631,9 @@ int ivshmem_peer_epoch(struct ivshmem *dev, unsigned int peer, uint32_t *epoch);
  *              LIBIVSHMEM_1.1)
  * @label:      the region's label (since LIBIVSHMEM_1.2; a program that
  *              reads it must use a function of LIBIVSHMEM_1.2, so that an
- *              older library is refused): the driver's label attribute
- *              (ivshmem, uio_ivshmem), or for a device of no driver or of
+ *              older library is refused): the driver's attribute (label
+ *              of the ivshmem class device, region_label of the PCI device
+ *              on uio_ivshmem), or for a device of no driver or of
  *              another UIO driver the region header read through the sysfs
  *              resource2 file, which only root can; "" when there is no
  *              label or it cannot be read.  Any bytes but NUL: escape them

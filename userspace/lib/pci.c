@@ -183,17 +183,17 @@ enum ivshmem_memtype ivshmem_read_memtype(const char *dir)
 }
 
 /*
- * A driver's label attribute: the label and one newline.  Anything that
- * cannot be a label (too long, a NUL inside) counts as none, so that a
- * lookup by name never matches a label cut short.
+ * A driver's label attribute @attr: the label and one newline.  Anything
+ * that cannot be a label (too long, a NUL inside) counts as none, so that
+ * a lookup by name never matches a label cut short.
  */
-static void read_label_attr(const char *dir, char *buf, size_t len)
+static void read_label_attr(const char *dir, const char *attr, char *buf, size_t len)
 {
 	char path[PATH_MAX], tmp[IVSHMEM_REGION_LABEL_MAX + 2];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/label", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, attr);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -264,10 +264,13 @@ void ivshmem_pci_label(const char *pcidir, char *buf, size_t len)
 		return;
 	if (strcmp(driver, "ivshmem") == 0) {
 		if (ivshmem_pci_child(pcidir, "ivshmem", dir, sizeof(dir)) == 0)
-			read_label_attr(dir, buf, len);
+			read_label_attr(dir, "label", buf, len);
 	} else if (strcmp(driver, "uio_ivshmem") == 0) {
-		/* On the PCI device itself, where UIO has no place for it. */
-		read_label_attr(pcidir, buf, len);
+		/*
+		 * On the PCI device itself, where UIO has no place for it, as
+		 * region_label: the PCI core's label is the firmware's name.
+		 */
+		read_label_attr(pcidir, "region_label", buf, len);
 	} else {
 		/* vfio-pci and the like hold the BAR: the mapping fails. */
 		read_label_header(pcidir, buf, len);
