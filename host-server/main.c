@@ -30,8 +30,10 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "log.h"
 #include "server.h"
@@ -247,11 +249,13 @@ static uint64_t pow2_ceil(uint64_t v)
  * The region header's options, once all are known: --presence-vector
  * implies --presence, must name a vector the peers have, and the memory
  * asked for must have room for the header.  Existing memory is only ever
- * grown, so what fits the size asked for fits the memory.
+ * grown, so what fits the size asked for fits the memory; on hugetlbfs
+ * the size becomes a huge page at least (see shm.c).
  */
 static void check_region_options(struct options *o)
 {
 	uint64_t size = pow2_ceil(o->shm.size);
+	struct statfs fs;
 	uint32_t header;
 
 	if (o->presence_vector_arg) {
@@ -265,6 +269,9 @@ static void check_region_options(struct options *o)
 	if (!o->label && !o->presence)
 		return;
 	header = region_header_size(o->presence ? o->max_peers : 0);
+	if (o->shm.kind == SHM_DIR && statfs(o->shm.name, &fs) == 0 &&
+	    (unsigned long)fs.f_type == HUGETLBFS_MAGIC && (uint64_t)fs.f_bsize > size)
+		size = (uint64_t)fs.f_bsize;
 	if (size <= header)
 		usage_error("memory of %llu bytes too small for the region header of %u bytes%s: "
 			    "give --size=%lluK or more", (unsigned long long)size, header,
@@ -595,6 +602,12 @@ static int region_setup(struct options *o, struct server_region *r)
 			info->presence_vector = o->presence_vector;
 	}
 	info->header_size = region_header_size(info->max_peers);
+	/* Checked with the options; this is the memory as it came out. */
+	if (info->header_size >= o->shm.size) {
+		log_err("memory of %llu bytes too small for the region header of %u bytes",
+			(unsigned long long)o->shm.size, info->header_size);
+		return -1;
+	}
 	return shm_header_setup(&o->shm, info, &r->page, &r->table);
 }
 

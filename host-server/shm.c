@@ -211,8 +211,12 @@ int shm_header_setup(struct shm *shm, struct region_info *info, void **page, voi
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, shm->fd,
 		   (off_t)(shm->size - len));
 	if (map == MAP_FAILED) {
+		int err = errno;
+
 		log_err("cannot map the last %llu bytes of the shared memory for the region "
-			"header: %s", (unsigned long long)len, strerror(errno));
+			"header: %s%s", (unsigned long long)len, strerror(err),
+			err == ENOMEM && shm->page > (uint64_t)sysconf(_SC_PAGESIZE) ?
+			" (no free huge page? see /proc/sys/vm/nr_hugepages)" : "");
 		return -1;
 	}
 	shm->map = map;
