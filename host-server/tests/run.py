@@ -1647,6 +1647,10 @@ def qemu_master_gets_0_back(tmp):
         srv.stop()
 
 
+# The region header's tests, in a module of their own, run after these.
+import region_tests  # noqa: E402,F401
+
+
 # -- the runner ---------------------------------------------------------------
 
 def main(argv):
