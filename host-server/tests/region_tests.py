@@ -126,8 +126,9 @@ def region_header_written(tmp):
               'epochs %d then %d: not one counter' % (ea, eb))
         check(h.present() == {a.id: ea, b.id: eb} and h.generation == 4,
               'two peers: %r, generation %d' % (h.present(), h.generation))
+        a.wait_for(lambda q: q.knows(b.id))
         b.close()
-        a.wait_for(lambda q: not q.knows(b.id))
+        a.wait_for(lambda q: ('gone', b.id) in q.events)
         h = Header(m)
         check(h.table[b.id] == (eb, 0) and h.present() == {a.id: ea} and h.generation == 6,
               'after a departure: entry %r, generation %d (the epoch stays, absent)' %
@@ -190,8 +191,9 @@ def region_untouched_without_options(tmp):
     srv = Server(tmp, vectors=2, size='256K', shm=False, args=['--memfd'])
     try:
         peers = [srv.peer().handshake() for _ in range(3)]
+        peers[0].wait_for(lambda q: q.knows(peers[1].id))
         peers[1].close()
-        peers[0].wait_for(lambda q: not q.knows(peers[1].id))
+        peers[0].wait_for(lambda q: ('gone', peers[1].id) in q.events)
         m = map_peer(peers[0])
         check(m[:] == bytes(len(m)), 'memfd: the server wrote to the memory')
         m.close()
