@@ -9,14 +9,16 @@ tests/presence_stress (C) adds what needs threads and the library's own
 reader: snapshots taken while 64 clients come and go.
 """
 import hashlib
+import json
 import mmap
 import os
 import random
+import socket
 import struct
 import subprocess
 import time
 
-from harness import (ASAN, TOP, Failure, Server, Skip, check, check_sanitizers,
+from harness import (ASAN, QEMU, TOP, Failure, Server, Skip, check, check_sanitizers,
                      one_line_error, run_server, sanitizer_env, shm_exists, test, unique,
                      wait_until)
 from proto_client import Peer
@@ -489,3 +491,102 @@ def region_on_hugetlbfs(tmp):
             srv.stop()
     finally:
         subprocess.run(['umount', huge])
+
+
+class Qmp:
+    """A QEMU's QMP socket: one command at a time, events skipped."""
+
+    def __init__(self, path, timeout=60):
+        self.sock = socket.socket(socket.AF_UNIX)
+        wait_until(lambda: self.sock.connect_ex(path) == 0, timeout=timeout,
+                   what='QMP at %s' % path, step=0.05)
+        self.f = self.sock.makefile('rw')
+        self.read()
+        self('qmp_capabilities')
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise Failure('QMP closed')
+        return json.loads(line)
+
+    def __call__(self, cmd, **args):
+        self.f.write(json.dumps({'execute': cmd, 'arguments': args}) + '\n')
+        self.f.flush()
+        while True:
+            r = self.read()
+            if 'return' in r:
+                return r['return']
+            if 'error' in r:
+                raise Failure('QMP %s: %s' % (cmd, r['error']))
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+
+@test
+def region_after_migration(tmp):
+    """master=on migration: the source's header lands on the destination's, which is restored"""
+    if not QEMU:
+        raise Skip('qemu-system-x86_64 not installed')
+    src = Server(tmp, vectors=1, size='1M', args=['--label=source', '--presence-vector=0'])
+    dst = Server(tmp, vectors=1, size='1M', args=['--label=destination', '--presence-vector=0'])
+    log = open(os.path.join(tmp, 'qemu.log'), 'w')
+    procs = []
+
+    def qemu(srv, name, extra=()):
+        argv = [QEMU, '-S', '-nodefaults', '-display', 'none', '-monitor', 'none',
+                '-serial', 'none', '-machine', 'pc', '-accel', 'tcg', '-m', '32',
+                '-chardev', 'socket,path=%s,id=iv' % srv.sock,
+                '-device', 'ivshmem-doorbell,chardev=iv,vectors=1,master=on',
+                '-qmp', 'unix:%s,server=on,wait=off' % os.path.join(tmp, name + '.qmp')]
+        procs.append(subprocess.Popen(argv + list(extra), stdin=subprocess.DEVNULL,
+                                      stdout=log, stderr=log))
+        return Qmp(os.path.join(tmp, name + '.qmp'))
+    try:
+        qs = qemu(src, 'src')
+        qd = qemu(dst, 'dst', ['-incoming', 'unix:' + os.path.join(tmp, 'mig.sock')])
+        # A host peer on each side: the QEMU masters have ID 0.
+        hs = src.peer().handshake(timeout=60)
+        hd = dst.peer().handshake(timeout=60)
+        check(hs.id == 1 and hd.id == 1, 'the masters are not peer 0 (%d, %d)' % (hs.id, hd.id))
+        ms, md = map_peer(hs, write=True), map_peer(hd)
+        want = area(md, Header(md).header_size)
+        mine = Header(md)
+        check(mine.label == 'destination' and mine.present().keys() == {0, 1},
+              'destination header before: %r, %r' % (mine.label, mine.present()))
+        ms[0x1000:0x1010] = b'from the source!'
+        hd.take(0, 0.5)
+        qs('migrate', uri='unix:' + os.path.join(tmp, 'mig.sock'))
+        wait_until(lambda: qs('query-migrate').get('status') in ('completed', 'failed'),
+                   timeout=60, what='the migration', step=0.1)
+        check(qs('query-migrate')['status'] == 'completed', 'migration: %r' %
+              qs('query-migrate'))
+        check(md[0x1000:0x1010] == b'from the source!', 'the memory did not migrate')
+        t0 = time.monotonic()
+        wait_until(lambda: area(md, mine.header_size) == want, timeout=2.5, step=0.02,
+                   what='the destination\'s header to be restored after the migration')
+        print('# destination header restored %.2f s after the migration completed' %
+              (time.monotonic() - t0))
+        h = Header(md)
+        check(h.label == 'destination' and h.instance == mine.instance and
+              h.generation > mine.generation, 'after: %r %#x gen %d' %
+              (h.label, h.instance, h.generation))
+        wait_until(lambda: RESTORED in dst.text(), timeout=2, what='the log line')
+        check(rung(hd, 0, 2) >= 1, 'the destination\'s peer was not rung')
+        check(RESTORED not in src.text(), 'the source restored its header:\n' + src.text())
+        for x in (ms, md):
+            x.close()
+        for q in (qs, qd):
+            q.close()
+        hs.close()
+        hd.close()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(20)
+        log.close()
+        src.stop()
+        dst.stop()

@@ -65,7 +65,8 @@ def help_and_version(tmp):
     p = run_server(tmp, [ASAN, '-h'])
     check(p.returncode == 0 and 'Usage:' in p.stdout and '-M' in p.stdout, p.stdout)
     for opt in ('-S', '-M', '-m', '-l', '-n', '-F', '-p', '-v', '--memfd', '--socket-mode',
-                '--socket-group', '--keep-shm', '--max-peers'):
+                '--socket-group', '--keep-shm', '--max-peers', '--label', '--presence',
+                '--presence-vector'):
         check(opt in p.stdout, 'help does not mention %s' % opt)
     check(len(p.stdout.splitlines()) <= 24, 'help does not fit a screen')
     p = run_server(tmp, [ASAN, '--version'])
