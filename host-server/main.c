@@ -6,6 +6,11 @@
  * contrib/ivshmem-server, so existing scripts and units keep working.
  * Exit status: 0 after a clean shutdown, 1 when something failed, 2 for
  * a bad command line.
+ *
+ * --label, --presence and --presence-vector ask for the region header
+ * (<linux/ivshmem_region.h>): it is written here, once the memory is set
+ * up and before the socket listens, and kept by the engine from then on.
+ * Without them the memory is never mapped.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -22,10 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "log.h"
 #include "server.h"
@@ -36,6 +44,12 @@
 #define DEFAULT_SHM		"ivshmem"
 #define DEFAULT_SIZE		(4ULL << 20)
 #define DEFAULT_VECTORS		1
+/*
+ * The peer limit, and so the presence table, when --presence is given
+ * without --max-peers: 256 entries are 2 KiB, a header of 8 KiB, where
+ * 65536 would take 516 KiB of the memory and of every reader's copy.
+ */
+#define DEFAULT_PRESENCE_PEERS	256
 #define DEFAULT_STALL_S		30
 /* IDs per second that may become held, after a burst: see server.rst. */
 #define DEFAULT_CHURN_RATE	10
@@ -60,6 +74,10 @@ struct options {
 	bool max_peers_given;
 	unsigned int stall_timeout_s;
 	unsigned int churn_rate, churn_burst;
+	const char *label;
+	bool presence;
+	unsigned int presence_vector;
+	const char *presence_vector_arg;	/* NULL: not given */
 	struct shm shm;
 	struct listener listener;
 };
@@ -72,6 +90,9 @@ enum {
 	OPT_KEEP_SHM,
 	OPT_STALL_TIMEOUT,
 	OPT_CHURN_LIMIT,
+	OPT_LABEL,
+	OPT_PRESENCE,
+	OPT_PRESENCE_VECTOR,
 	OPT_VERSION,
 };
 
@@ -92,6 +113,9 @@ static const struct option long_options[] = {
 	{ "keep-shm",		no_argument,		NULL, OPT_KEEP_SHM },
 	{ "stall-timeout",	required_argument,	NULL, OPT_STALL_TIMEOUT },
 	{ "churn-limit",	required_argument,	NULL, OPT_CHURN_LIMIT },
+	{ "label",		required_argument,	NULL, OPT_LABEL },
+	{ "presence",		no_argument,		NULL, OPT_PRESENCE },
+	{ "presence-vector",	required_argument,	NULL, OPT_PRESENCE_VECTOR },
 	{ "version",		no_argument,		NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
@@ -108,22 +132,22 @@ static void usage(void)
 	       "  -l, --size=SIZE          memory size, suffixes K M G T (default 4M),\n"
 	       "                           rounded up to a power of two\n"
 	       "  -n, --vectors=N          interrupt vectors per peer, 0-%u (default %u)\n"
-	       "      --max-peers=N        peers served at once, 1-%u (default %u)\n"
-	       "  -F, --foreground         do not become a daemon\n"
-	       "  -p, --pidfile=FILE       PID file (default " DEFAULT_PIDFILE ";\n"
-	       "                           in the foreground only when given)\n"
+	       "      --max-peers=N        peers at once, 1-%u (default %u, --presence %u)\n"
+	       "      --label=NAME         name the memory in a region header at its end\n"
+	       "      --presence           keep a table of the connected peers in the header\n"
+	       "      --presence-vector=N  and ring vector N of the peers when it changes\n"
+	       "  -F, --foreground         stay in the foreground (no PID file unless -p)\n"
+	       "  -p, --pidfile=FILE       PID file (default " DEFAULT_PIDFILE ")\n"
 	       "  -v, --verbose            log every peer that comes and goes\n"
 	       "      --socket-mode=MODE   socket file permissions, octal (e.g. 0660)\n"
 	       "      --socket-group=GROUP socket file group\n"
 	       "      --keep-shm           keep the POSIX object on shutdown\n"
 	       "      --stall-timeout=SEC  drop peers that lag this long (default %u, 0: never)\n"
 	       "      --churn-limit=N[:B]  IDs per second peers may churn (default %u:%u)\n"
-	       "  -h, --help               show this help\n"
-	       "      --version            show the version\n"
-	       "\n"
+	       "  -h, --help, --version    show this help, or the version\n"
 	       "LISTEN_FDS/LISTEN_PID (systemd socket activation) replace --socket.\n",
 	       SERVER_MAX_VECTORS, DEFAULT_VECTORS, SERVER_MAX_PEERS, SERVER_MAX_PEERS,
-	       DEFAULT_STALL_S, DEFAULT_CHURN_RATE, DEFAULT_CHURN_BURST);
+	       DEFAULT_PRESENCE_PEERS, DEFAULT_STALL_S, DEFAULT_CHURN_RATE, DEFAULT_CHURN_BURST);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
@@ -210,6 +234,49 @@ static gid_t parse_group(const char *s)
 	if (parse_uint(s, UINT_MAX - 1, 10, &gid))
 		return (gid_t)gid;
 	usage_error("unknown group '%s'", s);
+}
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/*
+ * The region header's options, once all are known: --presence-vector
+ * implies --presence, must name a vector the peers have, and the memory
+ * asked for must have room for the header.  Existing memory is only ever
+ * grown, so what fits the size asked for fits the memory; on hugetlbfs
+ * the size becomes a huge page at least (see shm.c).
+ */
+static void check_region_options(struct options *o)
+{
+	uint64_t size = pow2_ceil(o->shm.size);
+	struct statfs fs;
+	uint32_t header;
+
+	if (o->presence_vector_arg) {
+		o->presence = true;
+		if (o->presence_vector >= o->vectors)
+			usage_error("invalid presence vector '%s': must be below the number of "
+				    "vectors (-n %u)", o->presence_vector_arg, o->vectors);
+	}
+	if (o->presence && !o->max_peers_given)
+		o->max_peers = DEFAULT_PRESENCE_PEERS;
+	if (!o->label && !o->presence)
+		return;
+	header = region_header_size(o->presence ? o->max_peers : 0);
+	if (o->shm.kind == SHM_DIR && statfs(o->shm.name, &fs) == 0 &&
+	    (unsigned long)fs.f_type == HUGETLBFS_MAGIC && (uint64_t)fs.f_bsize > size)
+		size = (uint64_t)fs.f_bsize;
+	if (size <= header)
+		usage_error("memory of %llu bytes too small for the region header of %u bytes%s: "
+			    "give --size=%lluK or more", (unsigned long long)size, header,
+			    o->presence ? " with its presence table" : "",
+			    (unsigned long long)(pow2_ceil(2ULL * header) >> 10));
 }
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -300,6 +367,22 @@ static void parse_options(struct options *o, int argc, char **argv)
 					    SERVER_MAX_PEERS);
 			break;
 		}
+		case OPT_LABEL:
+			if (region_label_check(optarg) < 0)
+				usage_error("invalid label '%s': 1 to %d printable ASCII characters "
+					    "other than '/', and not '.' or '..'", optarg,
+					    IVSHMEM_REGION_LABEL_MAX - 1);
+			o->label = optarg;
+			break;
+		case OPT_PRESENCE:
+			o->presence = true;
+			break;
+		case OPT_PRESENCE_VECTOR:
+			if (!parse_uint(optarg, SERVER_MAX_VECTORS - 1, 10, &o->presence_vector))
+				usage_error("invalid presence vector '%s': a vector number, 0 to %u",
+					    optarg, SERVER_MAX_VECTORS - 1);
+			o->presence_vector_arg = optarg;
+			break;
 		case ':':
 			usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
@@ -310,6 +393,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	check_region_options(o);
 }
 
 /*
@@ -488,6 +572,45 @@ static const char *absolute_path(const char *path, char **owned)
 	return *owned;
 }
 
+/*
+ * The region header: a fresh one, with a new random instance, whatever
+ * the memory held (the server owns its last bytes; see server.rst).
+ */
+static int region_setup(struct options *o, struct server_region *r)
+{
+	struct region_info *info = &r->info;
+	ssize_t n;
+
+	memset(r, 0, sizeof(*r));
+	do
+		n = getrandom(&info->instance, sizeof(info->instance), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != sizeof(info->instance)) {
+		log_err("cannot get a random instance for the region header: %s",
+			strerror(n < 0 ? errno : EIO));
+		return -1;
+	}
+	info->presence_vector = IVSHMEM_REGION_NO_VECTOR;
+	if (o->label) {
+		info->flags |= IVSHMEM_REGION_F_LABEL;
+		snprintf(info->label, sizeof(info->label), "%s", o->label);
+	}
+	if (o->presence) {
+		info->flags |= IVSHMEM_REGION_F_PRESENCE;
+		info->max_peers = o->max_peers;
+		if (o->presence_vector_arg)
+			info->presence_vector = o->presence_vector;
+	}
+	info->header_size = region_header_size(info->max_peers);
+	/* Checked with the options; this is the memory as it came out. */
+	if (info->header_size >= o->shm.size) {
+		log_err("memory of %llu bytes too small for the region header of %u bytes",
+			(unsigned long long)o->shm.size, info->header_size);
+		return -1;
+	}
+	return shm_header_setup(&o->shm, info, &r->page, &r->table);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -500,6 +623,7 @@ int main(int argc, char **argv)
 		.shm = { .kind = SHM_POSIX, .name = DEFAULT_SHM, .size = DEFAULT_SIZE },
 		.listener = { .path = DEFAULT_SOCKET, .mode = (mode_t)-1, .gid = (gid_t)-1 },
 	};
+	struct server_region region = { 0 };
 	struct server_config cfg;
 	struct signalfd_siginfo si;
 	struct server *srv = NULL;
@@ -549,6 +673,12 @@ int main(int argc, char **argv)
 	}
 	if (shm_setup(&o.shm) < 0)
 		goto err_pidfile;
+	if (o.label || o.presence) {
+		if (region_setup(&o, &region) < 0)
+			goto err_shm;
+	} else {
+		shm_header_warn_stale(&o.shm);
+	}
 	if (listener_setup(&o.listener) < 0)
 		goto err_shm;
 	if (!o.foreground) {
@@ -572,6 +702,7 @@ int main(int argc, char **argv)
 		.stall_timeout_ms = o.stall_timeout_s * 1000,
 		.churn_rate = o.churn_rate,
 		.churn_burst = o.churn_burst,
+		.region = region,
 	};
 	srv = server_new(&cfg);
 	if (!srv) {

@@ -46,10 +46,22 @@
  * what they were sent) are only marked dead while events are handled, and dropped
  * once the batch of events is done; dropping one queues notices to the
  * others, which may mark more of them dead, and so on until none is left.
+ *
+ * The region header, when the memory has one (server_config.region), is
+ * the engine's from the start.  Its presence table changes at every
+ * connect and departure, each change under the generation counter and
+ * before any peer is told over its socket; the presence vector of every
+ * peer connected before a change is rung once the events that made it
+ * are handled.  Peers can write the header, and a migration with
+ * master=on copies the source server's over it: the engine keeps a
+ * private image of what the header must hold, compares once a second,
+ * and rewrites the whole header when it differs.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -80,6 +92,11 @@
 #define QUEUE_KEEP		64
 /* End of the list of held IDs */
 #define ID_NONE			UINT32_MAX
+/* How often the region header is compared with what it must hold. */
+#define REGION_CHECK_MS		1000
+/* Say that the header was restored at most once per this interval. */
+#define RESTORE_LOG_MS		60000
+#define GEN_OFFSET		offsetof(struct ivshmem_region_header, generation)
 
 /*
  * One peer's eventfds.  @refs counts the owning peer and every queued
@@ -119,6 +136,8 @@ struct peer {
 	struct peer *next_dead;
 	uint64_t stamp;			/* clock at its connect */
 	struct peer *older, *newer;	/* the list of peers in connect order */
+	uint32_t epoch;			/* its presence table epoch */
+	uint64_t joined;		/* header changes once its connect was made */
 };
 
 struct server {
@@ -149,6 +168,19 @@ struct server {
 	uint64_t warned_ms;
 	unsigned long refused;		/* peers refused since the last warning */
 	bool stop;
+	/* The region header (see region_check()); @rpage NULL: none. */
+	unsigned char *rpage;		/* its page in the shared memory */
+	void *rtable;			/* its presence table, or NULL */
+	unsigned char *image;		/* what its @rsize bytes must hold */
+	uint32_t rsize;			/* header_size: the table and the page */
+	uint32_t gen;			/* the generation: ours, not what peers wrote */
+	uint32_t epoch;			/* the last epoch given */
+	uint64_t changes;		/* changes made to the header */
+	uint64_t rung;			/* changes the presence vector was rung for */
+	uint64_t check_ms;		/* when to compare it next */
+	uint64_t restored_ms;		/* when a restoration was last logged */
+	bool restored_logged;		/* ... if one was */
+	unsigned long restored;		/* restorations since, not logged */
 };
 
 /* epoll tags of the two descriptors that are not peers */
@@ -317,6 +349,138 @@ static uint64_t churn_wait(struct server *srv)
 	if (srv->churn_tokens >= 1000)
 		return 0;
 	return (uint64_t)((1000 - srv->churn_tokens) / srv->cfg.churn_rate) + 1;
+}
+
+/*
+ * The region header.  @image holds what the header's bytes must be: the
+ * table (at its start, as in the region) and the header page.  Every
+ * change is made to both; the region's generation is only ever written
+ * from srv->gen, never from what the region holds.
+ */
+static unsigned char *image_page(const struct server *srv)
+{
+	return srv->image + srv->rsize - IVSHMEM_REGION_PAGE;
+}
+
+static void image_set_gen(struct server *srv)
+{
+	uint32_t le = htole32(srv->gen);
+
+	memcpy(image_page(srv) + GEN_OFFSET, &le, sizeof(le));
+}
+
+/* One change of the presence table: entry @id. */
+static void presence_set(struct server *srv, unsigned int id, uint32_t epoch, uint32_t state)
+{
+	region_set_peer(srv->image, id, epoch, state);
+	region_update_begin(srv->rpage, &srv->gen);
+	region_set_peer(srv->rtable, id, epoch, state);
+	region_update_end(srv->rpage, &srv->gen);
+	image_set_gen(srv);
+	srv->changes++;
+}
+
+/* A peer connects: a new epoch for its ID, which is now present. */
+static void presence_connect(struct server *srv, struct peer *p)
+{
+	if (!srv->rtable)
+		return;
+	if (++srv->epoch == 0)
+		srv->epoch = 1;
+	p->epoch = srv->epoch;
+	presence_set(srv, p->id, p->epoch, IVSHMEM_REGION_PEER_PRESENT);
+	/* It reads the table after this; only later changes are rung to it. */
+	p->joined = srv->changes;
+}
+
+/*
+ * Ring the presence vector of every peer connected before the last
+ * change of the header, once for all changes since the last call.
+ */
+static void presence_ring(struct server *srv)
+{
+	const uint64_t one = 1;
+	uint32_t v = srv->cfg.region.info.presence_vector;
+
+	if (srv->rung == srv->changes)
+		return;
+	srv->rung = srv->changes;
+	if (!srv->rtable || v == IVSHMEM_REGION_NO_VECTOR)
+		return;
+	for (struct peer *p = srv->oldest; p; p = p->newer) {
+		if (p->joined == srv->changes)
+			continue;
+		/* Full (2^64 - 2 rings unread) is as good as rung. */
+		if (write(p->vectors->fd[v], &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("peer %u: cannot ring its presence vector %u: %s", p->id, v,
+				 strerror(errno));
+	}
+}
+
+/*
+ * Compare the header with the image; if it differs, rewrite it whole, as
+ * one change under a generation past both ours and the one found (readers
+ * that saw either see that it changed), and ring the presence vector.
+ * Nothing read from the region is used but that generation.
+ */
+static void region_check(struct server *srv, uint64_t now)
+{
+	unsigned char *area = srv->rpage + IVSHMEM_REGION_PAGE - srv->rsize;
+	unsigned char *page = srv->rpage, *img = image_page(srv);
+	uint64_t magic;
+	uint32_t found;
+
+	srv->check_ms = now + REGION_CHECK_MS;
+	if (!memcmp(area, srv->image, srv->rsize))
+		return;
+	found = region_generation(page);
+	if ((int32_t)(found - srv->gen) > 0)
+		srv->gen = found;
+	region_update_begin(page, &srv->gen);
+	/* No magic while the rest is rewritten: a reader sees no header, not a mix. */
+	__atomic_store_n((uint64_t *)page, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(area, srv->image, srv->rsize - IVSHMEM_REGION_PAGE);
+	memcpy(page + sizeof(magic), img + sizeof(magic), GEN_OFFSET - sizeof(magic));
+	memcpy(page + GEN_OFFSET + sizeof(found), img + GEN_OFFSET + sizeof(found),
+	       IVSHMEM_REGION_PAGE - GEN_OFFSET - sizeof(found));
+	memcpy(&magic, img, sizeof(magic));
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n((uint64_t *)page, magic, __ATOMIC_RELAXED);
+	region_update_end(page, &srv->gen);
+	image_set_gen(srv);
+	srv->changes++;
+
+	/* A peer that keeps scribbling must not flood the log. */
+	if (srv->restored_logged && now - srv->restored_ms < RESTORE_LOG_MS) {
+		srv->restored++;
+		return;
+	}
+	if (srv->restored)
+		log_info("region header restored: it was overwritten (migration, or a peer wrote "
+			 "to it); %lu more times since the last message", srv->restored);
+	else
+		log_info("region header restored: it was overwritten (migration, or a peer wrote "
+			 "to it)");
+	srv->restored_logged = true;
+	srv->restored_ms = now;
+	srv->restored = 0;
+}
+
+/* On shutdown: one change that marks every peer absent, and a last ring. */
+static void presence_shutdown(struct server *srv)
+{
+	if (!srv->rtable || !srv->npeers)
+		return;
+	region_update_begin(srv->rpage, &srv->gen);
+	for (struct peer *p = srv->oldest; p; p = p->newer) {
+		region_set_peer(srv->image, p->id, p->epoch, IVSHMEM_REGION_PEER_ABSENT);
+		region_set_peer(srv->rtable, p->id, p->epoch, IVSHMEM_REGION_PEER_ABSENT);
+	}
+	region_update_end(srv->rpage, &srv->gen);
+	image_set_gen(srv);
+	srv->changes++;
+	presence_ring(srv);
 }
 
 /* Note a peer's connect: it is the newest. */
@@ -652,6 +816,8 @@ static void peer_add(struct server *srv, int sock)
 	srv->used[id / 64] |= 1ULL << (id % 64);
 	srv->npeers++;
 	peer_link(srv, p);
+	/* In the table before anyone hears of it, itself included. */
+	presence_connect(srv, p);
 	log_debug("peer %d: connected (%u peers)", id, srv->npeers);
 
 	queue_push(srv, p, IVSHMEM_WIRE_VERSION, NULL);
@@ -736,6 +902,9 @@ static void peer_drop(struct server *srv, struct peer *p)
 	srv->peers[id] = NULL;
 	srv->npeers--;
 	peer_unlink(srv, p);
+	/* Absent from the table before anyone is told. */
+	if (srv->rtable)
+		presence_set(srv, id, p->epoch, IVSHMEM_REGION_PEER_ABSENT);
 	/*
 	 * Peers without vectors never heard of it: nothing to withdraw.  Those
 	 * whose queue still holds its announcement, unsent, lose that instead.
@@ -893,6 +1062,37 @@ static unsigned int measure_truesize(void)
 	return most;
 }
 
+/*
+ * The image of the header, made as the caller made the header, so that
+ * the two are equal byte for byte.  The epochs start from the instance:
+ * another server, other epochs.
+ */
+static int region_init(struct server *srv)
+{
+	const struct server_region *r = &srv->cfg.region;
+	const struct region_info *info = &r->info;
+	uint32_t v = info->presence_vector;
+
+	if (info->header_size != region_header_size(r->table ? info->max_peers : 0) ||
+	    (r->table && (info->max_peers != srv->cfg.max_peers ||
+			  !(info->flags & IVSHMEM_REGION_F_PRESENCE))) ||
+	    (v != IVSHMEM_REGION_NO_VECTOR && (!r->table || v >= srv->cfg.vectors))) {
+		errno = EINVAL;
+		return -1;
+	}
+	srv->rsize = info->header_size;
+	srv->image = calloc(1, srv->rsize);
+	if (!srv->image)
+		return -1;
+	region_write(image_page(srv), r->table ? srv->image : NULL, info);
+	srv->rpage = r->page;
+	srv->rtable = r->table;
+	srv->gen = 0;
+	srv->epoch = (uint32_t)info->instance ^ (uint32_t)(info->instance >> 32);
+	srv->check_ms = now_ms() + REGION_CHECK_MS;
+	return 0;
+}
+
 struct server *server_new(const struct server_config *cfg)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -949,6 +1149,8 @@ struct server *server_new(const struct server_config *cfg)
 	ev.data.ptr = &tag_stop;
 	if (cfg->stop_fd >= 0 && epoll_ctl(srv->epfd, EPOLL_CTL_ADD, cfg->stop_fd, &ev) < 0)
 		goto err;
+	if (cfg->region.page && region_init(srv) < 0)
+		goto err;
 	return srv;
 
 err:
@@ -965,9 +1167,17 @@ int server_run(struct server *srv)
 	srv->stop = false;
 	while (!srv->stop) {
 		bool ticking = srv->stalled || srv->accept_paused;
+		int timeout = ticking ? TICK_MS : -1;
 		int i, n;
 
-		n = epoll_wait(srv->epfd, ev, EVENT_BATCH, ticking ? TICK_MS : -1);
+		if (srv->rpage) {
+			uint64_t now = now_ms();
+			int left = srv->check_ms > now ? (int)(srv->check_ms - now) : 0;
+
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
+		n = epoll_wait(srv->epfd, ev, EVENT_BATCH, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -989,6 +1199,13 @@ int server_run(struct server *srv)
 			server_tick(srv);
 			server_reap(srv);
 		}
+		if (srv->rpage) {
+			uint64_t now = now_ms();
+
+			if (now >= srv->check_ms)
+				region_check(srv, now);
+			presence_ring(srv);
+		}
 	}
 	return 0;
 }
@@ -997,6 +1214,8 @@ void server_free(struct server *srv)
 {
 	if (!srv)
 		return;
+	if (srv->rpage)
+		presence_shutdown(srv);
 	if (srv->peers) {
 		for (unsigned int id = 0; id < srv->cfg.max_peers; id++) {
 			struct peer *p = srv->peers[id];
@@ -1011,6 +1230,7 @@ void server_free(struct server *srv)
 	}
 	if (srv->epfd >= 0)
 		close(srv->epfd);
+	free(srv->image);
 	free(srv->shm);
 	free(srv->held_prev);
 	free(srv->held_next);

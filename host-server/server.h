@@ -6,16 +6,37 @@
  * output queues.  It is handed an already listening socket and the
  * shared memory descriptor, and knows nothing of options, daemons,
  * pidfiles or signals.
+ *
+ * When the memory has a region header (<linux/ivshmem_region.h>), the
+ * caller maps the header and writes it before serving; the engine then
+ * keeps its presence table, rings the presence vector after each change,
+ * and restores the header when someone else overwrote it.
  */
 #ifndef IVSHMEM_SERVER_H
 #define IVSHMEM_SERVER_H
 
 #include <stdint.h>
 
+#include "region.h"
+
 /* Peer IDs are 16 bits wide in the doorbell register. */
 #define SERVER_MAX_PEERS	65536U
 /* The most MSI-X vectors a PCI function can have. */
 #define SERVER_MAX_VECTORS	2048U
+
+/*
+ * The region header, as the caller wrote it with region_write(@page,
+ * @table, &@info).  The engine owns it from server_new() on: nobody else
+ * may change it.
+ */
+struct server_region {
+	void *page;			/* header page, mapped writable; NULL: no header */
+	void *table;			/* presence table of server_config.max_peers
+					 * entries, or NULL (no IVSHMEM_REGION_F_PRESENCE) */
+	struct region_info info;	/* what was written; info.presence_vector
+					 * is below server_config.vectors, or
+					 * IVSHMEM_REGION_NO_VECTOR */
+};
 
 struct server_config {
 	int listen_fd;			/* listening AF_UNIX stream socket */
@@ -31,6 +52,7 @@ struct server_config {
 	 */
 	unsigned int churn_rate;
 	unsigned int churn_burst;
+	struct server_region region;	/* .page NULL: the memory is not touched */
 };
 
 struct server;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "region.h"
+
 enum shm_kind {
 	SHM_POSIX,		/* -M NAME: shm_open() */
 	SHM_DIR,		/* -m DIR: unlinked file in DIR (hugetlbfs) */
@@ -26,9 +28,20 @@ struct shm {
 				 * set to what it is */
 	int fd;
 	bool created;		/* a POSIX object that did not exist before */
+	uint64_t page;		/* its page size: a huge page on hugetlbfs */
+	void *map;		/* the region header's pages, or NULL */
+	size_t map_len;
 };
 
 int shm_setup(struct shm *shm);
+/*
+ * Write a fresh region header at the end of the memory, whatever was
+ * there; @info->size is set to the memory's.  @page and @table are where
+ * the header page and the table (NULL without one) are mapped.
+ */
+int shm_header_setup(struct shm *shm, struct region_info *info, void **page, void **table);
+/* Warn when memory reused as it was holds a presence table nobody keeps. */
+void shm_header_warn_stale(const struct shm *shm);
 void shm_teardown(struct shm *shm, bool remove);
 
 struct listener {

@@ -4,7 +4,9 @@
  *
  * The size is a power of two (QEMU refuses anything else).  Existing
  * memory is reused with its contents: it is only ever grown, never
- * truncated, and kept as it is when it is already large enough.
+ * truncated, and kept as it is when it is already large enough.  The one
+ * exception is the region header, when asked for: the server owns the
+ * memory's last bytes and writes a fresh header there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +20,8 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/ivshmem_region.h>
 
 #include "log.h"
 #include "setup.h"
@@ -137,6 +141,7 @@ int shm_setup(struct shm *shm)
 
 	shm->fd = -1;
 	shm->created = false;
+	shm->map = NULL;
 	switch (shm->kind) {
 	case SHM_POSIX:
 		ret = open_posix(shm);
@@ -176,6 +181,9 @@ int shm_setup(struct shm *shm)
 		}
 		shm->size = want;
 	}
+	shm->page = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (page > shm->page)
+		shm->page = page;
 	/* Nobody may shrink it under the others' mappings. */
 	if (shm->kind == SHM_MEMFD &&
 	    fcntl(shm->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
@@ -187,8 +195,62 @@ err:
 	return -1;
 }
 
+/*
+ * Only the header's pages are mapped, from a boundary of the memory's
+ * own pages (huge pages must be mapped whole); the rest of the memory is
+ * the peers' and stays untouched.
+ */
+int shm_header_setup(struct shm *shm, struct region_info *info, void **page, void **table)
+{
+	uint64_t len = (info->header_size + shm->page - 1) / shm->page * shm->page;
+	char *map;
+
+	if (len > shm->size)
+		len = shm->size;
+	info->size = shm->size;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, shm->fd,
+		   (off_t)(shm->size - len));
+	if (map == MAP_FAILED) {
+		int err = errno;
+
+		log_err("cannot map the last %llu bytes of the shared memory for the region "
+			"header: %s%s", (unsigned long long)len, strerror(err),
+			err == ENOMEM && shm->page > (uint64_t)sysconf(_SC_PAGESIZE) ?
+			" (no free huge page? see /proc/sys/vm/nr_hugepages)" : "");
+		return -1;
+	}
+	shm->map = map;
+	shm->map_len = len;
+	*page = map + len - IVSHMEM_REGION_PAGE;
+	*table = info->max_peers ? map + len - info->header_size : NULL;
+	region_write(*page, *table, info);
+	return 0;
+}
+
+/*
+ * A presence table left by an earlier server says peers are there that
+ * are not; without --presence this server does not touch it, but says so.
+ */
+void shm_header_warn_stale(const struct shm *shm)
+{
+	static unsigned char buf[IVSHMEM_REGION_PAGE];
+	struct region_info info;
+
+	if (shm->kind != SHM_POSIX || shm->created || shm->size < 2 * IVSHMEM_REGION_PAGE)
+		return;
+	if (pread(shm->fd, buf, sizeof(buf), (off_t)(shm->size - sizeof(buf))) != sizeof(buf))
+		return;
+	if (region_parse(buf, shm->size, &info) == 0 && (info.flags & IVSHMEM_REGION_F_PRESENCE))
+		log_warn("shared memory '%s' holds a presence table left by an earlier server; "
+			 "without --presence it is left as it is, and no longer kept up to date",
+			 shm->name);
+}
+
 void shm_teardown(struct shm *shm, bool remove)
 {
+	if (shm->map)
+		munmap(shm->map, shm->map_len);
+	shm->map = NULL;
 	if (shm->fd >= 0)
 		close(shm->fd);
 	shm->fd = -1;

@@ -12,6 +12,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "region.h"
 
@@ -123,12 +124,17 @@ int region_read_presence(const void *page, const void *table,
 			 const struct region_info *info,
 			 struct ivshmem_region_peer *out, uint32_t *gen)
 {
+	const struct timespec pause = { .tv_nsec = REGION_READ_PAUSE_US * 1000L };
 	const char *t = table;
 
 	for (int tries = 0; tries < REGION_READ_TRIES; tries++) {
-		uint32_t g1 = region_generation(page), g2;
+		uint32_t g1, g2;
 		bool bad = false;
 
+		/* A change takes microseconds, unless its writer was preempted. */
+		if (tries >= REGION_READ_SPINS)
+			nanosleep(&pause, NULL);
+		g1 = region_generation(page);
 		if (g1 & 1)
 			continue;
 		for (uint32_t i = 0; i < info->max_peers; i++) {

@@ -25,8 +25,15 @@
 
 #include <linux/ivshmem_region.h>
 
-/* How often a reader tries for a consistent presence snapshot. */
+/*
+ * How often a reader tries for a consistent presence snapshot: the first
+ * REGION_READ_SPINS at once, the others REGION_READ_PAUSE_US apart, so
+ * that a writer preempted in the middle of a change (for up to about a
+ * tenth of a second) does not make readers fail.
+ */
 #define REGION_READ_TRIES	1000
+#define REGION_READ_SPINS	100
+#define REGION_READ_PAUSE_US	100
 
 /**
  * struct region_info - a header as checked
@@ -88,8 +95,8 @@ int region_parse(const void *page, uint64_t size, struct region_info *info);
  * absent with epoch 0, and the call returns -EBADMSG after the copy.
  *
  * Return: 0; -EAGAIN when no consistent copy could be had in
- * REGION_READ_TRIES tries (the writer is stuck or a peer scribbles on
- * the counter); -EBADMSG as above.
+ * REGION_READ_TRIES tries, about 0.1 s (the writer is stuck or a peer
+ * scribbles on the counter); -EBADMSG as above.
  */
 int region_read_presence(const void *page, const void *table,
 			 const struct region_info *info,
