@@ -17,6 +17,7 @@
 #include <linux/wait.h>
 
 #include "bar.h"
+#include "label.h"
 
 /* BAR0 registers the driver uses, 32 bits each. */
 #define IVSHMEM_REG_IV_POSITION	0x08
@@ -66,6 +67,7 @@ struct ivshmem_binding {
  * @shm_start:  bus address of BAR2.
  * @shm_size:   length of BAR2 in bytes.
  * @memtype:    IVSHMEM_MEMTYPE_* that write-back mappings of BAR2 get.
+ * @label:      the region header's label, read at probe; "" when none.
  * @minor:      minor number, from the driver's IDA.
  * @doorbell:   the device has MSI-X (an ivshmem-doorbell), so it can ring.
  * @nr_vectors: vectors with an interrupt handler, 0 in mode "none".
@@ -88,6 +90,7 @@ struct ivshmem_device {
 	resource_size_t shm_start;
 	resource_size_t shm_size;
 	u32 memtype;
+	char label[IVSHMEM_REGION_LABEL_MAX];
 	int minor;
 	bool doorbell;
 	unsigned int nr_vectors;

@@ -72,6 +72,7 @@ static int ivshmem_setup_pci(struct ivshmem_device *idev)
 		return ret;
 	idev->shm_start = pci_resource_start(pdev, IVSHMEM_BAR_SHM);
 	idev->shm_size = pci_resource_len(pdev, IVSHMEM_BAR_SHM);
+	ivshmem_read_label(pdev, idev->label);
 
 	/* Only doorbell devices have MSI-X (BAR1); plain ones have neither. */
 	idev->doorbell = pci_find_capability(pdev, PCI_CAP_ID_MSIX) != 0;

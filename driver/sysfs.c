@@ -63,6 +63,20 @@ static ssize_t memtype_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(memtype);
 
+/*
+ * The region header's label, as probe read it: the label's bytes and a
+ * newline, or nothing at all when the region has no valid header with a
+ * label.  Always there, so that "no label" is simply an empty read.
+ */
+static ssize_t label_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	const char *label = ivshmem_from_dev(dev)->label;
+
+	return label[0] ? sysfs_emit(buf, "%s\n", label) : 0;
+}
+static DEVICE_ATTR_RO(label);
+
 /* One count per vector, in vector order, on one line. */
 static ssize_t interrupts_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
@@ -88,6 +102,7 @@ static struct attribute *ivshmem_attrs[] = {
 	&dev_attr_doorbell.attr,
 	&dev_attr_interrupts.attr,
 	&dev_attr_memtype.attr,
+	&dev_attr_label.attr,
 	NULL
 };
 

@@ -6,7 +6,8 @@
  * Map 0 is the registers (BAR0, uncached), map 1 the shared memory (BAR2,
  * write-back: it is host RAM; probe moves BAR2 out of a range the MTRRs
  * leave uncached, as ivshmem.ko does, and the PCI device's memtype
- * attribute says what the mapping really gets).  A map starts at the page
+ * attribute says what the mapping really gets; its region_label attribute
+ * the label of the region header, read at probe).  A map starts at the page
  * boundary below its BAR, and its offset attribute says where the BAR
  * begins in that page, as with uio_pci_generic.  Doorbell devices have
  * every MSI-X vector that can be rung (0-255) wired to the one UIO
@@ -41,6 +42,7 @@
 
 #include "bar.h"
 #include "compat.h"
+#include "label.h"
 
 #define UIO_IVSHMEM_NAME	"uio_ivshmem"
 #define UIO_IVSHMEM_MAP_REGS	0
@@ -90,6 +92,7 @@ struct uio_ivshmem_mapping {
  * @info:        the UIO device.
  * @pdev:        the PCI function.
  * @memtype:     IVSHMEM_MEMTYPE_* that mappings of map 1 get.
+ * @label:       the region header's label, read at probe; "" when none.
  * @nr_irqs:     vectors enabled, 0 without interrupts.
  * @nr_handlers: vectors with a handler installed, up to @nr_irqs.
  * @vectors:     @nr_irqs entries.
@@ -110,6 +113,7 @@ struct uio_ivshmem {
 	struct uio_info info;
 	struct pci_dev *pdev;
 	u32 memtype;
+	char label[IVSHMEM_REGION_LABEL_MAX];
 	unsigned int nr_irqs;
 	unsigned int nr_handlers;
 	struct uio_ivshmem_vector *vectors;
@@ -536,6 +540,7 @@ static int uio_ivshmem_probe(struct pci_dev *pdev,
 	ret = ivshmem_request_bar(pdev, IVSHMEM_BAR_SHM, UIO_IVSHMEM_NAME);
 	if (ret)
 		return ret;
+	ivshmem_read_label(pdev, u->label);
 
 	u->counts_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!u->counts_page)
@@ -599,8 +604,26 @@ static ssize_t memtype_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(memtype);
 
+/*
+ * /sys/bus/pci/devices/BDF/region_label: the region header's label as
+ * probe read it and a newline, or nothing when there is none (as the
+ * label attribute of ivshmem.ko's class device).  Not "label": the PCI
+ * core shows the firmware's name of the slot under that name (ACPI _DSM,
+ * SMBIOS; QEMU's acpi-index= gives one), and a second one would fail
+ * the binding.
+ */
+static ssize_t region_label_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct uio_ivshmem *u = pci_get_drvdata(to_pci_dev(dev));
+
+	return u->label[0] ? sysfs_emit(buf, "%s\n", u->label) : 0;
+}
+static DEVICE_ATTR_RO(region_label);
+
 static struct attribute *uio_ivshmem_attrs[] = {
 	&dev_attr_memtype.attr,
+	&dev_attr_region_label.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(uio_ivshmem);

@@ -177,6 +177,27 @@ def _add_elf(src, root, dest, seen):
             _copy(lib, root, lib)
 
 
+# What a guest declared with udev=True gets: the host's systemd-udevd (a
+# name of udevadm), the project's rules, and the accounts they name.
+UDEV_RULES = os.path.join(TOP, 'packaging', 'udev', '60-ivshmem.rules')
+UDEV_GID = 990
+
+
+def _udevadm():
+    return shutil.which('udevadm', path='/usr/bin:/bin')
+
+
+def _add_udev(root):
+    _add_elf(_udevadm(), root, '/bin/udevadm', set())
+    os.makedirs(os.path.join(root, 'lib/systemd'), exist_ok=True)
+    os.symlink('/bin/udevadm', os.path.join(root, 'lib/systemd/systemd-udevd'))
+    _copy(UDEV_RULES, root, '/usr/lib/udev/rules.d/' + os.path.basename(UDEV_RULES))
+    with open(os.path.join(root, 'etc/passwd'), 'w') as f:
+        f.write('root:x:0:0:root:/:/bin/sh\n')
+    with open(os.path.join(root, 'etc/group'), 'w') as f:
+        f.write('root:x:0:\nivshmem:x:%d:\n' % UDEV_GID)
+
+
 def _cpio(root, out):
     files = subprocess.run(['find', '.', '-mindepth', '1'], cwd=root, check=True,
                            capture_output=True, text=True).stdout
@@ -436,9 +457,10 @@ class Device:
 
 class Guest:
     def __init__(self, scenario, name, append, modules, memory, cpus=1, machine='pc',
-                 qemu=()):
+                 qemu=(), udev=False):
         self.s = scenario
         self.name = name
+        self.udev = udev
         self.machine = machine
         self.qemu_extra = list(qemu)
         self.append = append
@@ -660,13 +682,16 @@ class Scenario:
         return self.mems[name]
 
     def guest(self, name, append='', modules=None, memory=256, cpus=1, machine='pc',
-              qemu=()):
+              qemu=(), udev=False):
         """A guest; cpus > 1 boots it with that many CPUs, machine='q35'
         on QEMU's q35 machine instead of pc (i440FX); qemu= adds QEMU
-        arguments before the ivshmem devices (a bridge, a -global)."""
+        arguments before the ivshmem devices (a bridge, a -global); udev=True
+        gives it systemd-udevd and the project's rules (udev_start)."""
         if not re.fullmatch(r'[a-z][a-z0-9]*', name):
             raise HarnessError('guest names are lower-case words')
-        g = Guest(self, name, append, modules, memory, cpus, machine, qemu)
+        if udev and not _udevadm():
+            raise Skip('udevadm is not installed (apt-get install udev)')
+        g = Guest(self, name, append, modules, memory, cpus, machine, qemu, udev)
         self.guests.append(g)
         return g
 
@@ -705,6 +730,8 @@ class Scenario:
             scan = self.expect_report in (None, 'kmemleak')
             f.write('HARNESS_LEAK_SCAN=%d\n' % scan)
             f.write('export HARNESS_GUEST HARNESS_SCENARIO HARNESS_GUESTS\n')
+        if g.udev:
+            _add_udev(root)
         with open(os.path.join(root, 'scenario/run.sh'), 'w') as f:
             f.write('\n'.join(g.script) + '\n')
             f.write('[ "${ktap_fails:-0}" -eq 0 ]\n')

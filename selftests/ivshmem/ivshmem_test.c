@@ -19,6 +19,8 @@
  *                           device's shared memory
  *   IVSHMEM_GUEST_TOKEN     a string to write at offset 4096 (the host
  *                           reads it back)
+ *   IVSHMEM_EXPECT_LABELS   each device's region label in PCI order, in
+ *                           hex, "-" for none (common/region_label.h)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -29,6 +31,7 @@
 
 #include "ivshmem_util.h"
 #include "kselftest_harness.h"
+#include "region_label.h"
 
 /*
  * SKIP with the test's full name in the reason: the harness of 6.1
@@ -203,6 +206,50 @@ TEST(class_devices_are_udev_friendly)
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/ivshmem/%s",
 			 d->pci, d->name);
 		EXPECT_EQ(0, access(path, F_OK)) TH_LOG("%s", path);
+	}
+}
+
+/*
+ * Every device has a read-only label attribute, empty or a label and one
+ * newline, the same at every read (probe read the region header once).
+ * With $IVSHMEM_EXPECT_LABELS, each holds the label the scenario wrote
+ * into its region's header, or nothing.
+ */
+TEST(label_is_empty_or_the_region_label)
+{
+	const char *want = getenv("IVSHMEM_EXPECT_LABELS");
+	char buf[256], again[256], exp[LABEL_ATTR_MAX], path[256];
+	struct ivs_dev devs[IVS_MAX_DEVS];
+	int n, i, len, elen;
+	const char *bad;
+
+	n = ivs_enumerate(devs, IVS_MAX_DEVS);
+	ASSERT_LT(0, n) TH_LOG("no ivshmem device");
+	if (want)
+		ASSERT_EQ(label_expected_count(want), n)
+			TH_LOG("IVSHMEM_EXPECT_LABELS=%s", want);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), IVS_CLASS "/%s/label", devs[i].name);
+		len = label_attr_read(path, buf, sizeof(buf));
+		ASSERT_LE(0, len) TH_LOG("%s: %s", path, strerror(-len));
+		bad = label_attr_bad(buf, len);
+		EXPECT_EQ(NULL, bad) TH_LOG("%s: %s", path, bad);
+		EXPECT_EQ(len, label_attr_read(path, again, sizeof(again)));
+		EXPECT_EQ(0, memcmp(buf, again, len)) TH_LOG("%s changed", path);
+		errno = 0;
+		EXPECT_EQ(-1, open(path, O_WRONLY));
+		EXPECT_EQ(EACCES, errno) TH_LOG("%s", path);
+		if (!want)
+			continue;
+		elen = label_expected(want, i, exp, sizeof(exp));
+		ASSERT_LE(0, elen) TH_LOG("entry %d of IVSHMEM_EXPECT_LABELS", i);
+		EXPECT_EQ(elen ? elen + 1 : 0, len)
+			TH_LOG("%s (%s): %d bytes, want %d", devs[i].name,
+			       devs[i].pci, len, elen ? elen + 1 : 0);
+		if (elen && len == elen + 1)
+			EXPECT_EQ(0, memcmp(exp, buf, elen))
+				TH_LOG("%s (%s): %.*s", devs[i].name, devs[i].pci,
+				       len - 1, buf);
 	}
 }
 

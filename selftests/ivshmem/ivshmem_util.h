@@ -22,7 +22,7 @@
 
 #include <linux/ivshmem.h>
 
-#define IVS_MAX_DEVS	16
+#define IVS_MAX_DEVS	32
 #define IVS_CLASS	"/sys/class/ivshmem"
 #define IVS_PAT_LIST	"/sys/kernel/debug/x86/pat_memtype_list"
 

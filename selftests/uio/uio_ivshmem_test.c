@@ -6,13 +6,15 @@
  * letting them through with write(), and a plain device without
  * interrupts.  Doorbell tests need a doorbell device on uio_ivshmem; they
  * skip without.  $IVSHMEM_EXPECT_MEMTYPE: what map 1 must get (write-back
- * when unset).
+ * when unset); $IVSHMEM_EXPECT_LABELS: the region label of each device in
+ * PCI order (common/region_label.h).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
+#include "region_label.h"
 #include "uio_common.h"
 
 #define EVENT_MS	10000
@@ -442,6 +444,58 @@ TEST(shm_has_the_reported_memtype_in_pat)
 		close(fd);
 	}
 	ASSERT_LT(0, seen) TH_LOG("no uio_ivshmem device");
+}
+
+static int is_pci_address(const struct dirent *de)
+{
+	return !strncmp(de->d_name, "0000:", 5);
+}
+
+/*
+ * Every PCI function bound to uio_ivshmem has a read-only region_label
+ * attribute, empty or a label and one newline, the same at every read.
+ * With $IVSHMEM_EXPECT_LABELS, each holds the label the scenario wrote
+ * into its region's header, or nothing.
+ */
+TEST(region_label_is_empty_or_the_region_label)
+{
+	const char *want = getenv("IVSHMEM_EXPECT_LABELS");
+	char buf[256], again[256], exp[LABEL_ATTR_MAX], path[PATH_MAX];
+	struct dirent **names;
+	int n, i, len, elen;
+	const char *bad;
+
+	n = scandir(UIO_DRIVER, &names, is_pci_address, alphasort);
+	ASSERT_LT(0, n) TH_LOG("no device bound to uio_ivshmem");
+	if (want)
+		EXPECT_EQ(label_expected_count(want), n)
+			TH_LOG("IVSHMEM_EXPECT_LABELS=%s", want);
+	for (i = 0; i < n; i++) {
+		const char *pci = names[i]->d_name;
+
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/region_label", pci);
+		len = label_attr_read(path, buf, sizeof(buf));
+		ASSERT_LE(0, len) TH_LOG("%s: %s", path, strerror(-len));
+		bad = label_attr_bad(buf, len);
+		EXPECT_EQ(NULL, bad) TH_LOG("%s: %s", path, bad);
+		EXPECT_EQ(len, label_attr_read(path, again, sizeof(again)));
+		EXPECT_EQ(0, memcmp(buf, again, len)) TH_LOG("%s changed", path);
+		errno = 0;
+		EXPECT_EQ(-1, open(path, O_WRONLY));
+		EXPECT_EQ(EACCES, errno) TH_LOG("%s", path);
+		if (!want || i >= label_expected_count(want))
+			continue;
+		elen = label_expected(want, i, exp, sizeof(exp));
+		ASSERT_LE(0, elen) TH_LOG("entry %d of IVSHMEM_EXPECT_LABELS", i);
+		EXPECT_EQ(elen ? elen + 1 : 0, len)
+			TH_LOG("%s: %d bytes, want %d", pci, len, elen ? elen + 1 : 0);
+		if (elen && len == elen + 1)
+			EXPECT_EQ(0, memcmp(exp, buf, elen))
+				TH_LOG("%s: %.*s", pci, len - 1, buf);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 /*

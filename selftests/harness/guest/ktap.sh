@@ -9,6 +9,12 @@
 #   diag FILE...                files as KTAP diagnostics
 # and for a kselftest program among the script's own checks:
 #   ksft CMD...                 run it; its KTAP is judged on its own
+# and in a guest declared with udev=True (systemd-udevd, the project's rules):
+#   udev_start                  start systemd-udevd, its debug log in
+#                               /tmp/udevd.log
+#   udev_add SUBSYSTEM...       an "add" event for each device of these
+#                               subsystems, and wait until udev is done
+#   udev_stop                   stop systemd-udevd
 ktap_n=0
 ktap_fails=0
 _ktap() {
@@ -87,4 +93,36 @@ ksft() {
 	esac
 	_ktap fail "${1##*/} exited with status $_rc"
 	return $_rc
+}
+
+# udev_start: systemd-udevd in the background, logging to /tmp/udevd.log;
+# returns once it answers, or fails after 30 s.
+udev_start() {
+	SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=debug \
+		/lib/systemd/systemd-udevd > /tmp/udevd.log 2>&1 &
+	echo $! > /tmp/udevd.pid
+	for _i in $(seq 1 300); do
+		udevadm control --ping 2>/dev/null && return 0
+		kill -0 "$(cat /tmp/udevd.pid)" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 /tmp/udevd.log | diag
+	return 1
+}
+
+# udev_add SUBSYSTEM...: replay "add" for their devices and wait for udev
+udev_add() {
+	_m=
+	for _s in "$@"; do
+		_m="$_m --subsystem-match=$_s"
+	done
+	# shellcheck disable=SC2086
+	udevadm trigger --action=add $_m && udevadm settle --timeout=120
+}
+
+# udev_stop: stop systemd-udevd and wait for it
+udev_stop() {
+	udevadm control --exit 2>/dev/null
+	wait "$(cat /tmp/udevd.pid)" 2>/dev/null
+	return 0
 }
