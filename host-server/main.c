@@ -129,8 +129,8 @@ static void usage(void)
 	       "  -M, --shm=NAME           POSIX shared memory object (default " DEFAULT_SHM ")\n"
 	       "  -m, --shm-dir=DIR        unlinked file in DIR instead, e.g. a hugetlbfs mount\n"
 	       "      --memfd              anonymous memfd instead\n"
-	       "  -l, --size=SIZE          memory size, suffixes K M G T (default 4M),\n"
-	       "                           rounded up to a power of two\n"
+	       "  -l, --size=SIZE          memory size (default 4M) as QEMU writes it, suffixes\n"
+	       "                           B K M G T P E (64K, 1.5M, 0x1000); to a power of 2\n"
 	       "  -n, --vectors=N          interrupt vectors per peer, 0-%u (default %u)\n"
 	       "      --max-peers=N        peers at once, 1-%u (default %u, --presence %u)\n"
 	       "      --label=NAME         name the memory in a region header at its end\n"
@@ -162,40 +162,77 @@ static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const ch
 	exit(2);
 }
 
+/* The multiplier of a size suffix (either case), or 0 for none. */
+static uint64_t size_unit(char c)
+{
+	static const char suffixes[] = "BKMGTPE";
+	const char *p = c ? strchr(suffixes, toupper((unsigned char)c)) : NULL;
+
+	return p ? 1ULL << (10 * (p - suffixes)) : 0;
+}
+
 /*
- * A byte count with an optional suffix K, M, G, T, P or E (powers of 1024,
- * either case, optionally followed by B), or B alone.
+ * A size as QEMU writes them (its own ivshmem-server parses -l with
+ * QEMU's size parser), so that scripts written for it keep working:
+ *
+ *   - decimal digits, or hexadecimal after "0x" (where QEMU warns about a
+ *     suffix, but takes it);
+ *   - a decimal fraction after the digits, "1.5M", which needs a suffix
+ *     of K or more, and is rounded to the nearest byte (half up);
+ *   - an optional suffix B, K, M, G, T, P or E (powers of 1024, either
+ *     case), which ours also takes followed by B ("4MB").
+ *
+ * No sign, no space, no exponent.  Fraction digits beyond the 18th do not
+ * count.
  */
 static bool parse_size(const char *s, uint64_t *out)
 {
-	static const char suffixes[] = "KMGTPE";
-	unsigned long long v;
-	char *end;
-	int shift = 0;
+	uint64_t v = 0, frac = 0, scale = 1, unit, part;
+	bool hex = false, digits = false;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return false;
-	if (*end) {
-		int c = toupper((unsigned char)*end++);
-		const char *p = strchr(suffixes, c);
-
-		if (c != 'B') {
-			if (!c || !p)
-				return false;
-			shift = 10 * (int)(p - suffixes + 1);
-			if (toupper((unsigned char)*end) == 'B')
-				end++;
-		}
-		if (*end)
-			return false;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		hex = true;
+		s += 2;
 	}
-	if (v > (MAX_SIZE >> shift))
+	for (;; s++) {
+		int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (hex && isxdigit((unsigned char)*s))
+			d = toupper((unsigned char)*s) - 'A' + 10;
+		else
+			break;
+		if (v > (UINT64_MAX - (uint64_t)d) / (hex ? 16 : 10))
+			return false;
+		v = v * (hex ? 16 : 10) + (uint64_t)d;
+		digits = true;
+	}
+	if (!digits)
 		return false;
-	*out = (uint64_t)v << shift;
+	if (*s == '.' && !hex) {
+		for (s++; *s >= '0' && *s <= '9'; s++) {
+			if (scale < 1000000000000000000ULL) {
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				scale *= 10;
+			}
+		}
+	}
+	unit = size_unit(*s);
+	if (unit) {
+		s++;
+		if (unit > 1 && toupper((unsigned char)*s) == 'B')
+			s++;
+	} else {
+		unit = 1;
+	}
+	if (*s || (frac && unit == 1))
+		return false;
+	/* A fraction of at most 2^62: a long double holds it to the byte. */
+	part = (uint64_t)((long double)frac / (long double)scale * (long double)unit + 0.5L);
+	if (part > MAX_SIZE || v > (MAX_SIZE - part) / unit)
+		return false;
+	*out = v * unit + part;
 	return true;
 }
 
@@ -319,7 +356,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case 'l':
 			if (!parse_size(optarg, &o->shm.size))
-				usage_error("invalid size '%s': a number of bytes, with an optional K, M, G or T suffix, up to 4E",
+				usage_error("invalid size '%s': bytes (decimal or 0x hex) with an optional suffix B, K, M, G, T, P or E, or a fraction with a suffix (1.5M), up to 4E",
 					    optarg);
 			if (!o->shm.size)
 				usage_error("invalid size '%s': must not be zero", optarg);

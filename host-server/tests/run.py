@@ -124,6 +124,13 @@ def bad_command_lines(tmp):
         (['-l', '1 '], ['size']),
         (['-l', '4MX'], ['size']),
         (['-l', 'M'], ['size']),
+        (['-l', '1.5'], ['size', "'1.5'"]),
+        (['-l', '1.5B'], ['size']),
+        (['-l', '0x1.5M'], ['size']),
+        (['-l', '1e3M'], ['size']),
+        (['-l', '0x'], ['size']),
+        (['-l', '.5M'], ['size']),
+        (['-l', '0.0M'], ['size', 'zero']),
         (['-n', '2049'], ['vectors', '2048']),
         (['-n', '-1'], ['vectors']),
         (['-n', 'four'], ['vectors']),
@@ -141,6 +148,24 @@ def bad_command_lines(tmp):
         p = run_server(tmp, base + args)
         one_line_error(p, 2, words)
     check(not os.path.exists(sock) and not shm_exists(name), 'a bad command line left files')
+
+
+@test
+def qemu_size_syntax(tmp):
+    """-l as QEMU writes sizes: hexadecimal, fractions with a suffix, B to E"""
+    # (what -l says, the bytes of the memory object: rounded up to a power of two)
+    cases = [
+        ('0x1000', 4096), ('0X10000', 65536), ('0x10M', 16 << 20), ('0.5M', 512 << 10),
+        ('1.k', 1024), ('1.5K', 2048), ('0.25g', 256 << 20), ('4MB', 4 << 20),
+        ('8192b', 8192), ('0.0009765625M', 1024), ('1.001K', 2048), ('1.0000001K', 1024), ('3', 4),
+    ]
+    for arg, want in cases:
+        srv = Server(tmp, size=arg)
+        try:
+            got = os.stat('/dev/shm/' + srv.shm).st_size
+        finally:
+            srv.stop()
+        check(got == want, '-l %s made %d bytes, not %d' % (arg, got, want))
 
 
 @test
@@ -469,7 +494,7 @@ def sizes(tmp):
     """sizes round up to a power of two; 8 GiB (sparse) works across peers"""
     for asked, want in (('1000', 1024), ('3M', 4 << 20), ('1k', 1024), ('2kB', 2048),
                         ('4096B', 4096), ('5G', 8 << 30),
-                        ('0x10', None)):
+                        ('0x2000', 8192)):
         if want is None:
             p = run_server(tmp, [ASAN, '-F', '-S', os.path.join(tmp, 'z.sock'), '-l', asked,
                                  '-M', unique('sz')])
