@@ -646,6 +646,30 @@ def test_library(srvbin, work):
     emit_sub(out, err, rc, 'library: the server dies')
 
 
+def test_chan(srvbin, work):
+    """Channels between two host peers of the server (lib_chan_test), each
+    part on a fresh server; with a presence table when the server has one."""
+    lct = os.path.join(ASAN, 'tests', 'lib_chan_test')
+    for args, limit in ((['api'], 120), (['stream', '3000'], 300), (['notify'], 120),
+                        (['restart'], 120), (['fuzz', '4'], 180), (['bench', '200'], 120)):
+        srv = Server(srvbin, work, 'chan-' + args[0], vectors=4)
+        try:
+            rc, out, err = run_bounded([lct, args[0], srv.spec] + args[1:], limit)
+            emit_sub(out, err, rc if rc is not None else 99, 'library: channels, ' + args[0])
+        finally:
+            srv.stop()
+    if not server_has(srvbin, '--presence'):
+        tap.skip('library: channels with a presence table',
+                 'ivshmem-server --help does not mention --presence')
+        return
+    srv = Server(srvbin, work, 'chan-presence', vectors=4, extra=['--presence'])
+    try:
+        rc, out, err = run_bounded([lct, 'presence', srv.spec], 120)
+        emit_sub(out, err, rc if rc is not None else 99, 'library: channels, presence')
+    finally:
+        srv.stop()
+
+
 def server_has(srvbin, option):
     """Whether the server's --help offers an option."""
     p = subprocess.run([srvbin, '--help'], capture_output=True, text=True, env=ENV)
@@ -1334,7 +1358,8 @@ def main():
     print('TAP version 13', flush=True)
     missing = [t for t in TOOLS if not os.access(tool(t), os.X_OK)]
     if missing or not all(os.access(os.path.join(ASAN, 'tests', t), os.X_OK)
-                          for t in ('lib_host_test', 'lib_region_test', 'watch')):
+                          for t in ('lib_host_test', 'lib_region_test', 'lib_chan_test',
+                                    'watch')):
         tap.ok(False, 'the ASan builds exist (make -C userspace asan)', ' '.join(missing))
         print('1..%d' % tap.n)
         return 1
@@ -1353,13 +1378,14 @@ def main():
         if srvbin:
             test_library(srvbin, work)
             test_region(srvbin, work)
+            test_chan(srvbin, work)
             test_tools(srvbin, work, installed)
             test_region_tools(srvbin, work)
             test_watch_example(srvbin, work)
             test_tool_input(srvbin, work)
         else:
             for name in ('library: two host peers', 'library: the server dies',
-                         'library: the region header',
+                         'library: the region header', 'library: channels',
                          'tools against the server', 'the documented example'):
                 tap.skip(name, 'host-server/ivshmem-server is not built')
     finally:
