@@ -671,6 +671,27 @@ def test_chan(srvbin, work):
         srv.stop()
 
 
+def test_chan_example(srvbin, work):
+    """chan.c of library.rst: one side answers, the other asks."""
+    exe = os.path.join(ASAN, 'tests', 'chan')
+    srv = Server(srvbin, work, 'chan-example', vectors=1)
+    try:
+        ans = start([exe, srv.spec, '1'])
+        line = read_line(ans.stdout, 20)
+        tap.ok(line == 'peer 0: answering peer 1\n',
+               'chan.c of library.rst: the answering side is peer 0', line)
+        rc, out, err = run([exe, srv.spec, '0', 'hello', 'world'], timeout=60)
+        tap.ok(rc == 0 and out == 'HELLO\nWORLD\n',
+               'chan.c: the asking side gets its messages back in capitals', out + err)
+        rc, out, err = finish(ans)
+        tap.ok(rc == 0 and out == '' and not err,
+               'chan.c: the answering side stops at the other\'s empty message', out + err)
+        rc, out, err = run([exe, srv.spec], timeout=30)
+        tap.ok(rc == 2 and 'usage' in err, 'chan.c without a peer: its usage, exit 2', err)
+    finally:
+        srv.stop()
+
+
 def pipe_start(spec, peer, stdin, stdout, opts=()):
     """ivshmem-pipe -V to @peer; the peer ID it got, from its first line."""
     p = subprocess.Popen([tool('ivshmem-pipe'), '-V', '-d', spec, '--peer', str(peer)] +
@@ -1515,7 +1536,7 @@ def main():
     missing = [t for t in TOOLS if not os.access(tool(t), os.X_OK)]
     if missing or not all(os.access(os.path.join(ASAN, 'tests', t), os.X_OK)
                           for t in ('lib_host_test', 'lib_region_test', 'lib_chan_test',
-                                    'watch')):
+                                    'watch', 'chan')):
         tap.ok(False, 'the ASan builds exist (make -C userspace asan)', ' '.join(missing))
         print('1..%d' % tap.n)
         return 1
@@ -1536,6 +1557,7 @@ def main():
             test_region(srvbin, work)
             test_chan(srvbin, work)
             test_pipe(srvbin, work)
+            test_chan_example(srvbin, work)
             test_tools(srvbin, work, installed)
             test_region_tools(srvbin, work)
             test_watch_example(srvbin, work)
