@@ -3,9 +3,9 @@
  * libivshmem.c - the public entry points: device specs, argument checks,
  * mapping arithmetic and waiting, common to every backend
  *
- * Layer: the top one; it calls enum.c (ivshmem_list()), the backends
- * (backends.h), pci.c, header.c, handle.c and region.c, and nothing in
- * the library calls it.
+ * Layer: below chan.c only; it calls enum.c (ivshmem_list()), the
+ * backends (backends.h), pci.c, header.c, handle.c and region.c, and
+ * only chan.c, which uses nothing but these public functions, calls it.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -614,9 +614,9 @@ IVSHMEM_EXPORT const char *ivshmem_strerror(int err)
 	case ECONNREFUSED:
 		return "No server is listening on the socket";
 	case ECONNRESET:
-		return "The server closed the connection";
+		return "The server closed the connection (or a channel's peer restarted)";
 	case EPROTO:
-		return "The server broke the ivshmem protocol";
+		return "The server (or a channel's peer) broke the ivshmem protocol";
 	case ETIMEDOUT:
 		return "Timed out";
 	case ENOMSG:

@@ -30,6 +30,9 @@
  *     Every peer can write it, so the library reads it again at every
  *     call and checks everything it reads; a header that fails a check is
  *     "corrupt" (-EBADMSG), never a reason to crash or hang.
+ *   - Channels (struct ivshmem_chan, since LIBIVSHMEM_1.2) carry messages
+ *     between two peers through a part of the shared memory, with the
+ *     doorbells for wakeups; they are built on the functions above only.
  *
  * Link with `pkg-config --cflags --libs ivshmem`.
  */
@@ -38,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -680,6 +684,293 @@ int ivshmem_list(struct ivshmem_devinfo ***list);
  * Thread safety: safe.
  */
 void ivshmem_list_free(struct ivshmem_devinfo **list);
+
+/*
+ * Channels (since LIBIVSHMEM_1.2)
+ *
+ * A channel carries messages both ways between two peers of one region,
+ * through a part of the shared memory both sides agree on (struct
+ * ivshmem_chan_config), with a doorbell only when the other side sleeps.
+ * Messages keep their boundaries and arrive whole, once and in order, or
+ * not at all.
+ *
+ * Layout of the channel's memory, [offset, offset + size), all fields
+ * little-endian, positions in bytes that only grow (64 bits) and restart
+ * at 0 with every pairing (below):
+ *
+ *   offset + 0        control block of the lower peer ID   (640 bytes)
+ *   offset + 2048     control block of the higher peer ID  (640 bytes)
+ *   offset + 4096     ring 0: what the lower ID sends      (ring bytes)
+ *   + ring            ring 1: what the higher ID sends     (ring bytes)
+ *
+ * where ring = ((size - 4096) / 2) rounded down to a multiple of 64.  A
+ * control block is written only by its owner, in 128-byte lines so that
+ * the two sides do not share a cache line they both write:
+ *
+ *   line 0 (+0)    le32 magic "IVCH" (0x48435649), le32 version (1),
+ *                  le32 own ID, le32 peer ID, le64 session (0 while
+ *                  being written), le64 peer_session (the session of the
+ *                  peer this side accepted, 0: none), le32 flags (1:
+ *                  closed, 2: polls and cannot be woken, 4: cannot ring)
+ *   line 1 (+128)  le64 tx_tail: end of what it has sent (its ring)
+ *   line 2 (+256)  le64 rx_head: end of what it has received (the other)
+ *   line 3 (+384)  le64 rx_event: ring me once your tx_tail passes this
+ *   line 4 (+512)  le64 tx_event: ring me once your rx_head passes this
+ *
+ * A ring holds records at 8-byte aligned positions: a le32 length and a
+ * le32 flags word, then the message, padded to 8 bytes.  A record never
+ * wraps: where the rest of the ring is too short, the sender writes a
+ * record with flags 1 (skip to the ring's start) and length 0 there.
+ *
+ * Ordering (C11 atomics; on x86 acquire loads and release stores are plain
+ * moves, and only the seq_cst fence costs an MFENCE or locked
+ * instruction): the sender writes a record, then stores tx_tail with
+ * release; the receiver loads tx_tail with acquire, then reads the record.
+ * The receiver stores rx_head with release after copying a message out;
+ * the sender loads it with acquire before writing over that space.
+ * Wakeups follow virtio's event index: a receiver about to sleep stores
+ * rx_event = its head, issues a seq_cst fence and looks at tx_tail again
+ * (it sleeps only if still nothing came); a sender stores tx_tail, issues
+ * a seq_cst fence, loads the peer's rx_event and rings the peer's vector
+ * only when the new records cross it.  The fences forbid the one
+ * reordering x86 does, a later load passing an earlier store, so either
+ * the receiver sees the record or the sender sees the receiver asleep.  A
+ * sender waiting for room does the same with tx_event and rx_head.  Before
+ * sleeping, a waiter spins for a while (&struct
+ * ivshmem_chan_config.spin_us), so that a busy peer's messages need no
+ * ring at all.
+ *
+ * Pairing.  Each side writes a random session value into its control
+ * block when it opens the channel.  A side takes the other's session by
+ * writing it as its peer_session, with its positions reset to 0 first;
+ * messages flow while each side's peer_session is the other's session.
+ * A side changes its own session by first storing 0 there, then (after a
+ * release fence) the rest of its block, then the new session with
+ * release, so a reader that checks the session again after an acquire
+ * fence knows whether what it read belongs to the pairing.  A peer that
+ * restarts comes back with a new session: the pairing ends, what was in
+ * flight is dropped, and each direction reports -ECONNRESET once.  Where
+ * the region has a presence table (ivshmem_peer_epoch()), a peer that
+ * left, or whose ID another peer took (another epoch), ends the pairing
+ * the same way, before it comes back; then this side takes a new session
+ * of its own, so that the control block the dead peer left behind can
+ * never pair again.  Pairing needs both sides: the one that opened first
+ * takes the other's session at its next call (the other rings it when it
+ * opens), so a blocking call, or a program that polls ivshmem_chan_fd(),
+ * pairs by itself.  A channel closed with ivshmem_chan_close() marks its
+ * block closed: the other side receives what is left, then -EPIPE.
+ *
+ * The other peer is not trusted: every position, length and flag read
+ * from the shared memory is copied once and checked against the
+ * channel's own memory before use.  Anything a correct peer cannot have
+ * written gives -EPROTO, and the channel starts a new pairing (as after a
+ * restart): never an access outside the channel's memory, never a loop
+ * without end.  A peer can still change a message while it is copied out,
+ * or send wrong data: check what the application needs to trust.
+ *
+ * Backends: the character device, UIO on uio_ivshmem and the host backend
+ * sleep on the own vector; the sysfs backend and other UIO drivers have no
+ * interrupts, so the channel polls the memory (IVSHMEM_CHAN_POLL, below)
+ * and tells the other side not to ring it.  A device without a peer ID
+ * (ivshmem-plain) cannot have channels.
+ */
+
+/** An open channel (opaque). */
+struct ivshmem_chan;
+
+/** IVSHMEM_CHAN_MIN_SIZE - the smallest channel: the control page and two rings of 2 KiB. */
+#define IVSHMEM_CHAN_MIN_SIZE		8192
+/** IVSHMEM_CHAN_DEFAULT_SIZE - size of the slots of the default layout. */
+#define IVSHMEM_CHAN_DEFAULT_SIZE	65536
+/** IVSHMEM_CHAN_SPIN_DEFAULT - microseconds a waiter spins before it sleeps. */
+#define IVSHMEM_CHAN_SPIN_DEFAULT	20
+/** IVSHMEM_CHAN_SPIN_MAX - the longest spin &struct ivshmem_chan_config.spin_us can ask. */
+#define IVSHMEM_CHAN_SPIN_MAX		1000000
+
+/* &struct ivshmem_chan_config.flags */
+/** IVSHMEM_CHAN_NO_SPIN - sleep at once, never spin (spin_us is ignored). */
+#define IVSHMEM_CHAN_NO_SPIN		0x1U
+/**
+ * IVSHMEM_CHAN_POLL - never sleep on the vector: wait by looking at the
+ * memory (spinning, then naps of up to a millisecond), and tell the other
+ * side not to ring.  Implied where the handle has no interrupts.
+ */
+#define IVSHMEM_CHAN_POLL		0x2U
+
+/**
+ * struct ivshmem_chan_config - where a channel lives and who is at the
+ * other end; both sides give the same @offset and @size.  All zero
+ * but @peer is a valid configuration.
+ * @offset:      first byte of the channel's memory: a multiple of 4096.
+ *               With @offset and @size both 0, the default layout: the
+ *               channel of peers lo < hi is slot k = hi * (hi - 1) / 2 +
+ *               lo of IVSHMEM_CHAN_DEFAULT_SIZE bytes, counted down from
+ *               the end of the application's memory (the region header's
+ *               &struct ivshmem_region.header_offset, or the end of the
+ *               memory when the region has no header): [end - (k + 1) *
+ *               64 KiB, end - k * 64 KiB).  Peers 0 and 1 get the 64 KiB
+ *               right below the header.
+ * @size:        bytes of the channel's memory: a multiple of 4096, at least
+ *               IVSHMEM_CHAN_MIN_SIZE; the channel must end before the
+ *               region header
+ * @peer:        the other peer's ID (not the own one)
+ * @vector:      own vector the channel sleeps on and the other side rings
+ * @peer_vector: the other side's vector that this side rings
+ *               (usually the same number as @vector)
+ * @spin_us:     how long a blocking call spins before it sleeps, in
+ *               microseconds, at most IVSHMEM_CHAN_SPIN_MAX; 0 means
+ *               IVSHMEM_CHAN_SPIN_DEFAULT (IVSHMEM_CHAN_NO_SPIN: none)
+ * @flags:       IVSHMEM_CHAN_* flags
+ * @reserved:    zero
+ */
+struct ivshmem_chan_config {
+	uint64_t offset;
+	uint64_t size;
+	unsigned int peer;
+	unsigned int vector;
+	unsigned int peer_vector;
+	unsigned int spin_us;
+	unsigned int flags;
+	uint32_t reserved[7];
+};
+
+/**
+ * ivshmem_chan_open() - open a channel to a peer
+ * @dev: the handle; it must outlive the channel
+ * @cfg: where the channel is and who the peer is
+ * @out: set to the new channel on success, untouched on failure
+ *
+ * Maps the channel's memory, writes this side's control block with a new
+ * session and rings the peer, which need not be there yet: messages flow
+ * once both sides have the channel open (see "Pairing" above).  Opening
+ * again (after ivshmem_chan_close(), or in a new process) is a new
+ * session: the other side drops what it had of the previous one.  A
+ * device removed under an open channel raises SIGBUS, as every access to
+ * its memory does.
+ *
+ * Thread safety: safe.  Two channels of one handle must not overlap.
+ *
+ * Return: 0; -EINVAL for a NULL argument, an @offset or @size not a
+ * multiple of 4096, a @size below IVSHMEM_CHAN_MIN_SIZE, memory past the
+ * end of the region or into its header, @peer above 65535 or equal to
+ * the own ID, a @vector the handle does not have, a @peer_vector the
+ * device cannot ring, unknown @flags, @spin_us above
+ * IVSHMEM_CHAN_SPIN_MAX or non-zero @reserved; -ENODATA when the device
+ * has no peer ID (ivshmem-plain); -ENOSPC when the default layout's slot
+ * for the pair does not fit the memory; -EBADMSG when the region header is
+ * corrupt (the two sides might not agree on it); -ENOMEM; an error of
+ * ivshmem_map() or ivshmem_ring().
+ */
+int ivshmem_chan_open(struct ivshmem *dev, const struct ivshmem_chan_config *cfg,
+		      struct ivshmem_chan **out);
+
+/**
+ * ivshmem_chan_close() - close a channel
+ * @chan: the channel, or NULL (nothing happens)
+ *
+ * Marks this side's control block closed and rings the peer: the peer
+ * receives what this side sent before, then -EPIPE.  Unmaps the channel's
+ * memory; the handle stays open.
+ *
+ * Thread safety: no other call on @chan may run at the same time or after.
+ */
+void ivshmem_chan_close(struct ivshmem_chan *chan);
+
+/**
+ * ivshmem_chan_send() - send a message
+ * @chan: the channel
+ * @buf: the message (may be NULL when @len is 0)
+ * @len: its length, 0 to ivshmem_chan_max_msg(); 0 is a message too
+ * @timeout_ms: how long to wait for the peer and for room, in
+ *              milliseconds: 0 does not wait, negative waits without limit
+ *
+ * Copies the message into the ring and rings the peer if it sleeps.  It
+ * waits while the other side has not opened the channel yet (or has not
+ * taken this side's session) and while the ring has no room.  When it
+ * returns 0, the message is in the ring and the peer will receive it
+ * unless the pairing ends first.
+ *
+ * Thread safety: safe; concurrent senders take turns, and may send while
+ * other threads receive.
+ *
+ * Return: 0; -EMSGSIZE when @len exceeds ivshmem_chan_max_msg();
+ * -EINVAL when @buf is NULL and @len not 0; -EAGAIN (@timeout_ms 0) or
+ * -ETIMEDOUT when it would have to wait longer; -ECONNRESET once after
+ * the pairing ended (the peer restarted, or left according to the
+ * presence table): messages sent before may be lost, this one was not
+ * sent; -EPIPE when the peer closed the channel (until it opens it again);
+ * -EPROTO when the peer broke the channel's protocol (the channel starts
+ * a new pairing); -EINTR when a signal interrupted the wait; -ENODEV when
+ * the device was removed; another error of ivshmem_wait().
+ */
+int ivshmem_chan_send(struct ivshmem_chan *chan, const void *buf, size_t len, int timeout_ms);
+
+/**
+ * ivshmem_chan_recv() - receive a message
+ * @chan: the channel
+ * @buf: where to copy the message
+ * @len: room in @buf; ivshmem_chan_max_msg() bytes are always enough
+ * @timeout_ms: how long to wait for a message, in milliseconds: 0 does
+ *              not wait, negative waits without limit
+ *
+ * Takes the oldest message, copies it and makes its room free for the
+ * peer (ringing the peer if it waits for room).  A message too large for
+ * @buf stays where it is.
+ *
+ * Thread safety: safe; concurrent receivers take turns, each message goes
+ * to one of them, and they may receive while other threads send.
+ *
+ * Return: the message's length (>= 0, 0 for an empty message);
+ * -EMSGSIZE when it is longer than @len (nothing is taken: call again with
+ * more room); -EINVAL when @buf is NULL and @len not 0; -EAGAIN
+ * (@timeout_ms 0) or -ETIMEDOUT when no message came in time; -EPIPE when
+ * the peer closed the channel and everything it sent has been received
+ * (until it opens it again); -ECONNRESET once after the pairing ended
+ * (messages may have been lost; what follows comes from the peer's new
+ * session); -EPROTO, -EINTR, -ENODEV and others as for
+ * ivshmem_chan_send().
+ */
+ssize_t ivshmem_chan_recv(struct ivshmem_chan *chan, void *buf, size_t len, int timeout_ms);
+
+/**
+ * ivshmem_chan_fd() - descriptor to poll for a channel's news
+ * @chan: the channel
+ *
+ * The own vector's descriptor (ivshmem_vector_fd() of
+ * &struct ivshmem_chan_config.vector), for poll()/epoll: it polls
+ * readable (POLLIN) after the peer rang, for a message, for room, or
+ * because it opened or closed the channel.  The protocol: when it polls
+ * readable, call ivshmem_chan_recv(), and ivshmem_chan_send() for a
+ * message that was waiting for room, with @timeout_ms 0 until they return
+ * -EAGAIN.  A call that returns -EAGAIN has consumed the vector's pending
+ * rings (ivshmem_vector_ack(): do not acknowledge the vector yourself)
+ * and asked the peer to ring once it has news, so the descriptor polls
+ * readable again when there is something to do; it may also poll readable
+ * with nothing to do.  A peer that dies without closing rings nobody: with
+ * a presence table, a call notices it; poll with a timeout (a second, say)
+ * to make that call.  The descriptor belongs to the handle; other users
+ * of the same vector on the same handle would take the channel's rings.
+ *
+ * Thread safety: safe.
+ *
+ * Return: the descriptor (>= 0); -EOPNOTSUPP when the channel polls
+ * (IVSHMEM_CHAN_POLL, or a handle without interrupts).
+ */
+int ivshmem_chan_fd(struct ivshmem_chan *chan);
+
+/**
+ * ivshmem_chan_max_msg() - the longest message a channel carries
+ * @chan: the channel
+ *
+ * A quarter of a ring, less the record's 8 bytes: ((size - 4096) / 2,
+ * rounded down to a multiple of 64) / 4 - 8; 504 bytes for the smallest
+ * channel, 7672 for a default slot.
+ *
+ * Thread safety: safe (constant for the channel's life).
+ *
+ * Return: the length in bytes.
+ */
+size_t ivshmem_chan_max_msg(const struct ivshmem_chan *chan);
 
 /**
  * ivshmem_strerror() - describe an error

@@ -24,6 +24,7 @@ LAYERS = [
     ('backends', ['chardev', 'uio', 'sysfs', 'host']),
     ('discovery', ['enum']),
     ('entry points', ['libivshmem']),
+    ('channels', ['chan']),
 ]
 
 

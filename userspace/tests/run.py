@@ -30,7 +30,7 @@ USERSPACE = os.path.dirname(HERE)
 TOP = os.path.dirname(USERSPACE)
 ASAN = os.path.join(USERSPACE, 'build-asan')
 TOOLS = ['ivshmem-info', 'ivshmem-ring', 'ivshmem-wait', 'ivshmem-dump', 'ivshmem-bench',
-         'ivshmem-label']
+         'ivshmem-label', 'ivshmem-pipe']
 SANITIZER_RE = re.compile(r'AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehavior')
 ENV = dict(os.environ,
            ASAN_OPTIONS='detect_leaks=1:abort_on_error=0:exitcode=99',
@@ -235,6 +235,9 @@ def test_header_and_symbols():
            nodes.get('ivshmem_peers') == 'LIBIVSHMEM_1',
            'the region header\'s functions are LIBIVSHMEM_1.2, the others keep their node',
            str(nodes))
+    chan = [f for f in want if f.startswith('ivshmem_chan_')]
+    tap.ok(len(chan) == 6 and all(nodes.get(f) == 'LIBIVSHMEM_1.2' for f in chan),
+           'the channels\' six functions are LIBIVSHMEM_1.2', str(chan))
     rc, out, _ = run(['nm', '-g', '--defined-only', os.path.join(lib, 'libivshmem.a')])
     glob_syms = sorted(set(line.split()[-1] for line in out.splitlines()
                            if len(line.split()) == 3))
@@ -371,8 +374,9 @@ def test_bad_devices(work):
         ('unix:', 'not a device'),
         ('name:', 'not a device'),
     ]
-    for t in ('ivshmem-ring', 'ivshmem-wait', 'ivshmem-info', 'ivshmem-dump', 'ivshmem-bench'):
-        args = ['--peer', '1'] if t == 'ivshmem-ring' else []
+    for t in ('ivshmem-ring', 'ivshmem-wait', 'ivshmem-info', 'ivshmem-dump', 'ivshmem-bench',
+              'ivshmem-pipe'):
+        args = ['--peer', '1'] if t in ('ivshmem-ring', 'ivshmem-pipe') else []
         for spec, want in cases:
             rc, out, err = run([tool(t)] + args + ['--device', spec], timeout=30)
             tap.ok(rc == 1 and one_line(err) and want in err and spec in err,
@@ -509,10 +513,10 @@ def greet_all(conn, own_id, memory, peers, own):
         send_msg(conn, own_id, fd)
 
 
-def run_bounded(cmd, timeout):
+def run_bounded(cmd, timeout, input=None):
     """run(), with a hang reported as status None instead of an exception."""
     try:
-        return run(cmd, timeout=timeout)
+        return run(cmd, timeout=timeout, input=input)
     except subprocess.TimeoutExpired:
         return None, '', 'still running after %d s' % timeout
 
@@ -641,6 +645,206 @@ def test_library(srvbin, work):
         pass
     rc, out, err = finish(proc)
     emit_sub(out, err, rc, 'library: the server dies')
+
+
+def test_chan(srvbin, work):
+    """Channels between two host peers of the server (lib_chan_test), each
+    part on a fresh server; with a presence table when the server has one."""
+    lct = os.path.join(ASAN, 'tests', 'lib_chan_test')
+    for args, limit in ((['api'], 120), (['stream', '3000'], 300), (['notify'], 120),
+                        (['restart'], 120), (['fuzz', '4'], 180), (['bench', '200'], 120)):
+        srv = Server(srvbin, work, 'chan-' + args[0], vectors=4)
+        try:
+            rc, out, err = run_bounded([lct, args[0], srv.spec] + args[1:], limit)
+            emit_sub(out, err, rc if rc is not None else 99, 'library: channels, ' + args[0])
+        finally:
+            srv.stop()
+    if not server_has(srvbin, '--presence'):
+        tap.skip('library: channels with a presence table',
+                 'ivshmem-server --help does not mention --presence')
+        return
+    srv = Server(srvbin, work, 'chan-presence', vectors=4, extra=['--presence'])
+    try:
+        rc, out, err = run_bounded([lct, 'presence', srv.spec], 120)
+        emit_sub(out, err, rc if rc is not None else 99, 'library: channels, presence')
+    finally:
+        srv.stop()
+
+
+def test_chan_example(srvbin, work):
+    """chan.c of library.rst: one side answers, the other asks."""
+    exe = os.path.join(ASAN, 'tests', 'chan')
+    srv = Server(srvbin, work, 'chan-example', vectors=1)
+    try:
+        ans = start([exe, srv.spec, '1'])
+        line = read_line(ans.stdout, 20)
+        tap.ok(line == 'peer 0: answering peer 1\n',
+               'chan.c of library.rst: the answering side is peer 0', line)
+        rc, out, err = run([exe, srv.spec, '0', 'hello', 'world'], timeout=60)
+        tap.ok(rc == 0 and out == 'HELLO\nWORLD\n',
+               'chan.c: the asking side gets its messages back in capitals', out + err)
+        rc, out, err = finish(ans)
+        tap.ok(rc == 0 and out == '' and not err,
+               'chan.c: the answering side stops at the other\'s empty message', out + err)
+        rc, out, err = run([exe, srv.spec], timeout=30)
+        tap.ok(rc == 2 and 'usage' in err, 'chan.c without a peer: its usage, exit 2', err)
+    finally:
+        srv.stop()
+
+
+def pipe_start(spec, peer, stdin, stdout, opts=()):
+    """ivshmem-pipe -V to @peer; the peer ID it got, from its first line."""
+    p = subprocess.Popen([tool('ivshmem-pipe'), '-V', '-d', spec, '--peer', str(peer)] +
+                         list(opts), stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                         env=ENV)
+    return p, wait_armed(p)
+
+
+def pipe_done(proc, timeout=120):
+    """Its exit status and stderr, killed after @timeout seconds."""
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    err = proc.stderr.read().decode(errors='replace')
+    proc.stderr.close()
+    note_sanitizer(' '.join(proc.args), err)
+    return proc.returncode, err
+
+
+def pipe_files(srvbin, work, name, data_a, data_b, opts=(), timeout=120):
+    """Two ivshmem-pipe on a fresh server, each fed a file: A first (ID 0,
+    to peer 1), then B.  [(rc, stderr, output)] of A and B."""
+    srv = Server(srvbin, work, 'pipe-' + name, vectors=2)
+    paths = [os.path.join(work, '%s.%s' % (name, x)) for x in ('ina', 'inb', 'outa', 'outb')]
+    for path, data in zip(paths, (data_a, data_b)):
+        with open(path, 'wb') as f:
+            f.write(data)
+    try:
+        with open(paths[0], 'rb') as ia, open(paths[1], 'rb') as ib, \
+                open(paths[2], 'wb') as oa, open(paths[3], 'wb') as ob:
+            a, (aid, line) = pipe_start(srv.spec, 1, ia, oa, opts)
+            b, _ = pipe_start(srv.spec, aid, ib, ob, opts)
+            ra, rb = pipe_done(a, timeout), pipe_done(b, timeout)
+        result = []
+        for (rc, err), path in zip((ra, rb), paths[2:]):
+            with open(path, 'rb') as f:
+                result.append((rc, line + err if path == paths[2] else err, f.read()))
+        return aid, result
+    finally:
+        srv.stop()
+        for path in paths:
+            os.unlink(path)
+
+
+def test_pipe(srvbin, work):
+    """ivshmem-pipe between two host peers: both ways at once, the end of
+    input, a large transfer checked by its digest, and its errors."""
+    import hashlib
+    pipe = tool('ivshmem-pipe')
+
+    aid, ((rca, erra, outa), (rcb, errb, outb)) = pipe_files(srvbin, work, 'hello', b'hello',
+                                                              b'')
+    tap.ok(aid == 0 and rca == 0 and rcb == 0 and outb == b'hello' and outa == b'',
+           'printf hello | ivshmem-pipe --peer 1, and ivshmem-pipe --peer 0 < /dev/null '
+           'prints hello; both exit 0', erra + errb)
+    tap.ok(re.search(r'channel to peer 1 as peer 0, messages of up to 7672 bytes', erra) and
+           re.search(r'sent 5 bytes, received 0 bytes', erra) and
+           re.search(r'sent 0 bytes, received 5 bytes', errb),
+           'ivshmem-pipe -V: the channel, then what went each way', erra + errb)
+
+    big_a, big_b = os.urandom(20 << 20), os.urandom(20 << 20)
+    t0 = time.monotonic()
+    aid, ((rca, erra, outa), (rcb, errb, outb)) = pipe_files(srvbin, work, 'big', big_a, big_b)
+    took = time.monotonic() - t0
+    digest = lambda d: hashlib.sha256(d).hexdigest()
+    tap.ok(rca == 0 and rcb == 0 and len(outa) == len(big_b) and len(outb) == len(big_a) and
+           digest(outa) == digest(big_b) and digest(outb) == digest(big_a),
+           'ivshmem-pipe: 20 MiB each way at once, both arrive whole (SHA-256)',
+           'rc %s %s, %d and %d bytes\n%s%s' % (rca, rcb, len(outa), len(outb), erra, errb))
+    tap.diag('20 MiB each way through ivshmem-pipe (ASan build): %.1f s' % took)
+
+    data = os.urandom(2 << 20)
+    aid, ((rca, erra, outa), (rcb, errb, outb)) = pipe_files(
+        srvbin, work, 'small', data, data[::-1], opts=['--offset', '64K', '--size', '8K'])
+    tap.ok(rca == 0 and rcb == 0 and outb == data and outa == data[::-1],
+           'ivshmem-pipe --offset 64K --size 8K: 2 MiB each way through the smallest channel',
+           erra + errb)
+
+    # The end of A's input ends B's output while B's own input goes on.
+    srv = Server(srvbin, work, 'pipe-eof', vectors=2)
+    try:
+        a, (aid, line) = pipe_start(srv.spec, 1, subprocess.PIPE, subprocess.PIPE)
+        b, _ = pipe_start(srv.spec, aid, subprocess.PIPE, subprocess.PIPE)
+        a.stdin.write(b'from a\n')
+        a.stdin.close()
+        got = read_line(b.stdout, 20)
+        rest = []
+        t = threading.Thread(target=lambda: rest.append(b.stdout.read()), daemon=True)
+        t.start()
+        t.join(20)
+        tap.ok(got == 'from a\n' and rest == [b''] and b.poll() is None,
+               'the end of one side\'s input ends the other\'s output, which keeps running',
+               '%r %r %r' % (got, rest, b.poll()))
+        b.stdin.write(b'from b\n')
+        b.stdin.close()
+        out = a.stdout.read()
+        rca, erra = pipe_done(a, 30)
+        rcb, errb = pipe_done(b, 30)
+        tap.ok(out == b'from b\n' and rca == 0 and rcb == 0,
+               'then the other\'s end of input: both exit 0', '%r\n%s%s' % (out, erra, errb))
+        a.stdout.close()
+        b.stdout.close()
+    finally:
+        srv.stop()
+
+    # Usage and errors: one line each.
+    for args, why in ((['-d', 'unix:/x'], '--peer is required'),
+                      (['--peer', '1', '--offset', '0'], '--offset and --size go together'),
+                      (['--peer', '1', '--offset', '100', '--size', '8K'],
+                       'not a multiple of 4096'),
+                      (['--peer', '1', '--offset', '0', '--size', '4K'], 'at least 8K'),
+                      (['--peer', '1', '--timeout', '0'], '--timeout'),
+                      (['--peer', '65536'], 'out of range')):
+        rc, out, err = run([pipe] + args)
+        tap.ok(rc == 2 and one_line(err) and why in err,
+               'ivshmem-pipe %s: "%s", exit 2' % (' '.join(args), why), err)
+    srv = Server(srvbin, work, 'pipe-errors', vectors=2)
+    try:
+        for args, why in ((['--peer', '0'], '--peer 0 is this peer\'s own ID'),
+                          (['--peer', '1', '--offset', '1M', '--size', '64K'],
+                           'does not fit the memory'),
+                          (['--peer', '1', '--vector', '5'], 'vectors 0..1 only')):
+            rc, out, err = run([pipe, '-d', srv.spec] + args, input=b'')
+            tap.ok(rc == 1 and one_line(err) and why in err,
+                   'ivshmem-pipe %s: "%s", exit 1' % (' '.join(args), why), err)
+        t0 = time.monotonic()
+        rc, out, err = run_bounded([pipe, '-d', srv.spec, '--peer', '1', '--timeout', '300'], 30,
+                                   input=b'')
+        tap.ok(rc == 1 and one_line(err) and 'nothing moved' in err and 'is it running?' in err
+               and time.monotonic() - t0 < 10,
+               'ivshmem-pipe --timeout 300 without a peer: one line, exit 1', err)
+    finally:
+        srv.stop()
+    if not server_has(srvbin, '--presence'):
+        tap.skip('ivshmem-pipe: a peer that dies', 'the server has no --presence')
+        return
+    srv = Server(srvbin, work, 'pipe-death', vectors=2, extra=['--presence'])
+    try:
+        with open('/dev/zero', 'rb') as zero, open(os.devnull, 'wb') as null:
+            a, (aid, line) = pipe_start(srv.spec, 1, zero, null)
+            b, _ = pipe_start(srv.spec, 0, subprocess.PIPE, null)
+            time.sleep(1)
+            b.kill()
+            pipe_done(b, 10)
+            b.stdin.close()
+            rca, erra = pipe_done(a, 30)
+        tap.ok(rca == 1 and one_line(erra) and 'the peer restarted or left' in erra,
+               'ivshmem-pipe whose peer is killed mid-stream: one line, exit 1 (presence)',
+               'rc %s: %s' % (rca, erra))
+    finally:
+        srv.stop()
 
 
 def server_has(srvbin, option):
@@ -1331,7 +1535,8 @@ def main():
     print('TAP version 13', flush=True)
     missing = [t for t in TOOLS if not os.access(tool(t), os.X_OK)]
     if missing or not all(os.access(os.path.join(ASAN, 'tests', t), os.X_OK)
-                          for t in ('lib_host_test', 'lib_region_test', 'watch')):
+                          for t in ('lib_host_test', 'lib_region_test', 'lib_chan_test',
+                                    'watch', 'chan')):
         tap.ok(False, 'the ASan builds exist (make -C userspace asan)', ' '.join(missing))
         print('1..%d' % tap.n)
         return 1
@@ -1350,13 +1555,16 @@ def main():
         if srvbin:
             test_library(srvbin, work)
             test_region(srvbin, work)
+            test_chan(srvbin, work)
+            test_pipe(srvbin, work)
+            test_chan_example(srvbin, work)
             test_tools(srvbin, work, installed)
             test_region_tools(srvbin, work)
             test_watch_example(srvbin, work)
             test_tool_input(srvbin, work)
         else:
             for name in ('library: two host peers', 'library: the server dies',
-                         'library: the region header',
+                         'library: the region header', 'library: channels',
                          'tools against the server', 'the documented example'):
                 tap.skip(name, 'host-server/ivshmem-server is not built')
     finally:

@@ -1,0 +1,1645 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lib_chan_test - libivshmem's channels, between host peers of a real
+ * ivshmem-server
+ *
+ *   lib_chan_test api SOCK            every function, argument and error:
+ *                                     sizes, empty and oversized messages,
+ *                                     blocking, non-blocking, timeouts,
+ *                                     poll(), close, the default layout with
+ *                                     and without a region header
+ *   lib_chan_test stream SOCK N       N messages of random sizes each way at
+ *                                     once, checked byte for byte; a small
+ *                                     channel; concurrent senders
+ *   lib_chan_test notify SOCK         the rings counted: none for a spinning
+ *                                     receiver, one for a burst, one per
+ *                                     message for a sleeper
+ *   lib_chan_test restart SOCK        a peer's program restarts (a child
+ *                                     process on its handle) or closes and
+ *                                     reopens mid-stream: -ECONNRESET once,
+ *                                     nothing stale
+ *   lib_chan_test presence SOCK       (server with --presence) a peer that
+ *                                     dies without closing is noticed
+ *   lib_chan_test fuzz SOCK SECS      a thread corrupts the channel's memory
+ *                                     at random and in targeted ways while
+ *                                     both sides send and receive: bounded
+ *                                     calls, documented errors only, and the
+ *                                     channel works again afterwards
+ *   lib_chan_test bench SOCK MS       throughput and round trips beside a
+ *                                     socketpair (diagnostics only)
+ *
+ * Prints "ok - name" / "not ok - name: detail" lines (tests/run.py numbers
+ * them) and exits 1 if any failed.  Built with the library's objects under
+ * ASan/UBSan and -Wl,--wrap=ivshmem_ring, so that it counts the rings the
+ * channels make; region.c writes region headers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libivshmem.h"
+#include "region.h"
+
+static int failures;
+
+__attribute__((format(printf, 3, 4)))
+static bool check(bool cond, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cond) {
+		printf("ok - %s\n", name);
+	} else {
+		printf("not ok - %s: ", name);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+		failures++;
+	}
+	fflush(stdout);
+	return cond;
+}
+
+static bool check_ret(long ret, long want, const char *name)
+{
+	return check(ret == want, name, "got %ld (%s), want %ld", ret,
+		     ivshmem_strerror((int)ret), want);
+}
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t now_ms(void)
+{
+	return now_ns() / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static struct ivshmem *open_or_die(const char *spec)
+{
+	struct ivshmem *dev;
+	int ret = ivshmem_open(spec, &dev);
+
+	if (ret < 0) {
+		printf("not ok - open %s: %s\n", spec, ivshmem_strerror(ret));
+		exit(1);
+	}
+	return dev;
+}
+
+/* --------------------------------------------------- counting the rings */
+
+int __real_ivshmem_ring(struct ivshmem *dev, unsigned int peer, unsigned int vector);
+int __wrap_ivshmem_ring(struct ivshmem *dev, unsigned int peer, unsigned int vector);
+
+static struct ivshmem *counted[2];
+static _Atomic unsigned long rings[2];
+
+int __wrap_ivshmem_ring(struct ivshmem *dev, unsigned int peer, unsigned int vector)
+{
+	for (int i = 0; i < 2; i++)
+		if (dev == counted[i])
+			atomic_fetch_add(&rings[i], 1);
+	return __real_ivshmem_ring(dev, peer, vector);
+}
+
+static void count_rings(struct ivshmem *a, struct ivshmem *b)
+{
+	counted[0] = a;
+	counted[1] = b;
+}
+
+static unsigned long rings_of(int i)
+{
+	return atomic_load(&rings[i]);
+}
+
+/* ------------------------------------------------------------ channels */
+
+/*
+ * Two host peers of one server and a channel between them: @a the lower
+ * ID.  Channels are opened with cfg_for() and both sides' own tweaks.
+ */
+struct pair {
+	struct ivshmem *a, *b;
+	int ida, idb;
+	struct ivshmem_chan *ca, *cb;
+};
+
+static struct ivshmem_chan_config cfg_for(unsigned int peer, uint64_t offset, uint64_t size)
+{
+	struct ivshmem_chan_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.peer = peer;
+	cfg.offset = offset;
+	cfg.size = size;
+	cfg.vector = 1;
+	cfg.peer_vector = 1;
+	return cfg;
+}
+
+static struct ivshmem_chan *chan_or_die(struct ivshmem *dev, const struct ivshmem_chan_config *cfg)
+{
+	struct ivshmem_chan *ch;
+	int ret = ivshmem_chan_open(dev, cfg, &ch);
+
+	if (ret < 0) {
+		printf("not ok - ivshmem_chan_open: %s\n", ivshmem_strerror(ret));
+		exit(1);
+	}
+	return ch;
+}
+
+static void pair_open(struct pair *p, const char *spec)
+{
+	struct ivshmem *x = open_or_die(spec), *y = open_or_die(spec);
+
+	if (ivshmem_id(x) > ivshmem_id(y)) {
+		struct ivshmem *t = x;
+
+		x = y;
+		y = t;
+	}
+	memset(p, 0, sizeof(*p));
+	p->a = x;
+	p->b = y;
+	p->ida = ivshmem_id(x);
+	p->idb = ivshmem_id(y);
+	count_rings(p->a, p->b);
+}
+
+static void pair_chans(struct pair *p, uint64_t offset, uint64_t size, unsigned int flags,
+		       unsigned int spin_us)
+{
+	struct ivshmem_chan_config ca = cfg_for((unsigned int)p->idb, offset, size);
+	struct ivshmem_chan_config cb = cfg_for((unsigned int)p->ida, offset, size);
+
+	ca.flags = cb.flags = flags;
+	ca.spin_us = cb.spin_us = spin_us;
+	p->ca = chan_or_die(p->a, &ca);
+	p->cb = chan_or_die(p->b, &cb);
+}
+
+static void pair_close_chans(struct pair *p)
+{
+	ivshmem_chan_close(p->ca);
+	ivshmem_chan_close(p->cb);
+	p->ca = p->cb = NULL;
+}
+
+static void pair_close(struct pair *p)
+{
+	pair_close_chans(p);
+	ivshmem_close(p->a);
+	ivshmem_close(p->b);
+}
+
+/* Messages of a known length and content: number @i of stream @seed. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static size_t msg_len(uint64_t seed, uint64_t i, size_t max)
+{
+	uint64_t r = mix(seed * 31 + i);
+
+	switch (r % 8) {
+	case 0:
+		return (size_t)(r >> 8) % 17;		/* tiny, empty included */
+	case 1:
+		return max;
+	case 2:
+		return max - (size_t)((r >> 8) % 9);	/* around the padding */
+	default:
+		return (size_t)(r >> 8) % (max + 1);
+	}
+}
+
+static void msg_fill(unsigned char *buf, size_t len, uint64_t seed, uint64_t i)
+{
+	uint64_t x = mix(seed ^ (i << 20));
+
+	for (size_t j = 0; j < len; j++) {
+		if (j % 8 == 0)
+			x = mix(x);
+		buf[j] = (unsigned char)(x >> (8 * (j % 8)));
+	}
+}
+
+/* Receive exactly this text within @ms. */
+static bool recv_text(struct ivshmem_chan *ch, const char *want, int ms, char *got, size_t len)
+{
+	ssize_t n = ivshmem_chan_recv(ch, got, len - 1, ms);
+
+	if (n < 0) {
+		snprintf(got, len, "error %zd (%s)", n, ivshmem_strerror((int)n));
+		return false;
+	}
+	got[n] = '\0';
+	return strcmp(got, want) == 0;
+}
+
+static int send_text(struct ivshmem_chan *ch, const char *text, int ms)
+{
+	return ivshmem_chan_send(ch, text, strlen(text), ms);
+}
+
+static bool readable(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) > 0 && (pfd.revents & POLLIN);
+}
+
+/* ------------------------------------------------------------------ api */
+
+struct later {
+	struct ivshmem_chan *ch;
+	int delay_ms;
+	const char *text;	/* send it; NULL: receive one message */
+	int timeout_ms;
+	long ret;
+	char got[2048];
+};
+
+static void *later_thread(void *arg)
+{
+	struct later *l = arg;
+
+	sleep_ms(l->delay_ms);
+	if (l->text) {
+		l->ret = send_text(l->ch, l->text, l->timeout_ms);
+	} else {
+		l->ret = ivshmem_chan_recv(l->ch, l->got, sizeof(l->got) - 1, l->timeout_ms);
+		if (l->ret >= 0)
+			l->got[l->ret] = '\0';
+	}
+	return NULL;
+}
+
+static void test_config_errors(struct pair *p)
+{
+	uint64_t size = ivshmem_size(p->a);
+	struct ivshmem_chan_config cfg;
+	struct ivshmem_chan *ch = NULL;
+
+	cfg = cfg_for((unsigned int)p->idb, 0, 65536);
+	check_ret(ivshmem_chan_open(NULL, &cfg, &ch), -EINVAL, "ivshmem_chan_open(NULL dev): -EINVAL");
+	check_ret(ivshmem_chan_open(p->a, NULL, &ch), -EINVAL, "ivshmem_chan_open(NULL cfg): -EINVAL");
+	check_ret(ivshmem_chan_open(p->a, &cfg, NULL), -EINVAL, "ivshmem_chan_open(NULL out): -EINVAL");
+	cfg.flags = 0x80;
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "unknown flags: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, 0, 65536);
+	cfg.reserved[6] = 1;
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "non-zero reserved: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, 0, 65536);
+	cfg.spin_us = IVSHMEM_CHAN_SPIN_MAX + 1;
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "spin_us above the most: -EINVAL");
+	cfg = cfg_for((unsigned int)p->ida, 0, 65536);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "a channel to oneself: -EINVAL");
+	cfg = cfg_for(65536, 0, 65536);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "peer 65536: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, 100, 65536);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "an offset not page aligned: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, 0, 4096);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "4 KiB, below the smallest: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, 0, 8192 + 64);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "a size not a multiple of 4096: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, size - 8192, 16384);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "memory past the end: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, size, 8192);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "an offset at the end: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, 0, 65536);
+	cfg.vector = ivshmem_vectors(p->a);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "a vector the handle lacks: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, 0, 65536);
+	cfg.peer_vector = 65536;
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL, "peer vector 65536: -EINVAL");
+	cfg = cfg_for(60000, 0, 0);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -ENOSPC,
+		  "the default slot of peers 0 and 60000 does not fit 1 MiB: -ENOSPC");
+	check(ch == NULL, "a failed open leaves *out alone", "%p", (void *)ch);
+	check(strstr(ivshmem_strerror(-ECONNRESET), "peer restarted") &&
+	      strstr(ivshmem_strerror(-EPROTO), "broke the ivshmem protocol"),
+	      "ivshmem_strerror() names a channel's peer for -ECONNRESET and -EPROTO", "%s / %s",
+	      ivshmem_strerror(-ECONNRESET), ivshmem_strerror(-EPROTO));
+}
+
+static void test_basics(struct pair *p)
+{
+	static unsigned char big[65536], back[65536];
+	struct later l;
+	pthread_t t;
+	size_t max;
+	char got[64];
+	int64_t t0;
+	long ret;
+
+	pair_chans(p, 0, 65536, 0, 0);
+	max = ivshmem_chan_max_msg(p->ca);
+	check(max == 7672 && ivshmem_chan_max_msg(p->cb) == max,
+	      "a 64 KiB channel carries messages of up to 7672 bytes", "max %zu", max);
+	check(ivshmem_chan_fd(p->ca) >= 0 && ivshmem_chan_fd(p->ca) == ivshmem_vector_fd(p->a, 1),
+	      "ivshmem_chan_fd() is the own vector's descriptor", "fd %d", ivshmem_chan_fd(p->ca));
+	check_ret(ivshmem_chan_fd(NULL), -EINVAL, "ivshmem_chan_fd(NULL): -EINVAL");
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN,
+		  "nothing sent: a non-blocking receive gives -EAGAIN");
+	check_ret(send_text(p->ca, "hello", 1000), 0, "send hello");
+	check(recv_text(p->cb, "hello", 1000, got, sizeof(got)), "the other side receives hello",
+	      "%s", got);
+	check_ret(send_text(p->cb, "and back", 1000), 0, "send the other way");
+	check(recv_text(p->ca, "and back", 1000, got, sizeof(got)), "and it arrives", "%s", got);
+	check_ret(ivshmem_chan_send(p->ca, NULL, 0, 0), 0, "an empty message (NULL, 0) is sent");
+	check_ret(ivshmem_chan_recv(p->cb, NULL, 0, 1000), 0, "and received as length 0");
+	check_ret(ivshmem_chan_send(p->ca, NULL, 5, 0), -EINVAL, "send(NULL, 5): -EINVAL");
+	check_ret(ivshmem_chan_recv(p->cb, NULL, 5, 0), -EINVAL, "recv(NULL, 5): -EINVAL");
+	check_ret(ivshmem_chan_send(NULL, "x", 1, 0), -EINVAL, "send on NULL: -EINVAL");
+	check_ret(ivshmem_chan_recv(NULL, got, 1, 0), -EINVAL, "recv on NULL: -EINVAL");
+	check_ret(ivshmem_chan_send(p->ca, big, max + 1, 0), -EMSGSIZE,
+		  "a message one byte too long: -EMSGSIZE");
+	msg_fill(big, max, 7, 7);
+	check_ret(ivshmem_chan_send(p->ca, big, max, 0), 0, "a message of the most bytes");
+	check_ret(ivshmem_chan_recv(p->cb, back, max - 1, 1000), -EMSGSIZE,
+		  "received into a buffer one byte short: -EMSGSIZE");
+	ret = ivshmem_chan_recv(p->cb, back, sizeof(back), 1000);
+	check(ret == (long)max && memcmp(big, back, max) == 0,
+	      "the message was kept: a larger buffer gets it whole", "got %ld", ret);
+
+	/* Timeouts and blocking. */
+	t0 = now_ms();
+	ret = ivshmem_chan_recv(p->cb, got, sizeof(got), 200);
+	check(ret == -ETIMEDOUT && now_ms() - t0 >= 195 && now_ms() - t0 < 3000,
+	      "a receive with 200 ms: -ETIMEDOUT after 200 ms", "%ld after %" PRId64 " ms", ret,
+	      now_ms() - t0);
+	l = (struct later){ .ch = p->ca, .delay_ms = 150, .text = "late", .timeout_ms = 1000 };
+	pthread_create(&t, NULL, later_thread, &l);
+	t0 = now_ms();
+	check(recv_text(p->cb, "late", -1, got, sizeof(got)) && now_ms() - t0 >= 100,
+	      "a receive without limit waits for a later message", "%s", got);
+	pthread_join(t, NULL);
+	check_ret(l.ret, 0, "the later send");
+
+	/* A full ring: sends wait for room, then go. */
+	{
+		unsigned int n = 0;
+		size_t len = 1000;
+
+		msg_fill(big, len, 1, 1);
+		while (n < 1000 && ivshmem_chan_send(p->ca, big, len, 0) == 0)
+			n++;
+		check(n > 10 && n < 40, "non-blocking sends fill the ring, then -EAGAIN",
+		      "%u sends of 1000 bytes went", n);
+		t0 = now_ms();
+		check_ret(ivshmem_chan_send(p->ca, big, len, 150), -ETIMEDOUT,
+			  "a send into a full ring with 150 ms: -ETIMEDOUT");
+		l = (struct later){ .ch = p->cb, .delay_ms = 150, .timeout_ms = 1000 };
+		pthread_create(&t, NULL, later_thread, &l);
+		t0 = now_ms();
+		check_ret(ivshmem_chan_send(p->ca, big, len, -1), 0,
+			  "a send without limit waits for room");
+		check(now_ms() - t0 >= 100, "it waited for the receiver", "%" PRId64 " ms",
+		      now_ms() - t0);
+		pthread_join(t, NULL);
+		check_ret(l.ret, (long)len, "which received one");
+		for (unsigned int i = 0; i < n; i++) {
+			ret = ivshmem_chan_recv(p->cb, back, sizeof(back), 1000);
+			if (ret != (long)len || memcmp(back, big, len) != 0)
+				break;
+			if (i == n - 1)
+				check(true, "the rest arrives in order", " ");
+		}
+		check_ret(ivshmem_chan_recv(p->cb, back, sizeof(back), 0), -EAGAIN,
+			  "and nothing more");
+	}
+
+	/* poll(): -EAGAIN consumes the rings, a message makes it readable. */
+	{
+		int fd = ivshmem_chan_fd(p->cb);
+
+		check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN,
+			  "poll protocol: recv(0) gives -EAGAIN");
+		check(!readable(fd, 0), "then the descriptor does not poll readable", " ");
+		check_ret(send_text(p->ca, "poll me", 0), 0, "the peer sends");
+		check(readable(fd, 2000), "the descriptor polls readable", " ");
+		check(recv_text(p->cb, "poll me", 0, got, sizeof(got)), "recv(0) takes the message",
+		      "%s", got);
+		check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN,
+			  "recv(0) again: -EAGAIN");
+		check(!readable(fd, 0), "and the descriptor is quiet again", " ");
+	}
+
+	/* Close: the rest, then -EPIPE; reopening is a new, quiet, pairing. */
+	check_ret(send_text(p->ca, "last words", 0), 0, "send before closing");
+	ivshmem_chan_close(p->ca);
+	p->ca = NULL;
+	check(recv_text(p->cb, "last words", 1000, got, sizeof(got)),
+	      "after the peer closed, what it sent arrives", "%s", got);
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 1000), -EPIPE,
+		  "then a receive gives -EPIPE at once");
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPIPE, "and again");
+	check_ret(send_text(p->cb, "anyone?", 1000), -EPIPE, "a send to a closed peer: -EPIPE");
+	{
+		struct ivshmem_chan_config cfg = cfg_for((unsigned int)p->idb, 0, 65536);
+
+		p->ca = chan_or_die(p->a, &cfg);
+	}
+	/* The first to open pairs when the other makes a call: a receiver. */
+	l = (struct later){ .ch = p->cb, .timeout_ms = 3000 };
+	pthread_create(&t, NULL, later_thread, &l);
+	check_ret(send_text(p->ca, "back again", 3000), 0, "the peer opens it again and sends");
+	pthread_join(t, NULL);
+	check(l.ret == 10 && strcmp(l.got, "back again") == 0,
+	      "it arrives, without -ECONNRESET after a close", "%ld %s", l.ret, l.got);
+	check_ret(send_text(p->cb, "welcome", 2000), 0, "the other way, without -ECONNRESET");
+	check(recv_text(p->ca, "welcome", 2000, got, sizeof(got)), "arrives too", "%s", got);
+	pair_close_chans(p);
+}
+
+/* A channel's control block magic, where the default layout put it. */
+static bool magic_at(struct ivshmem *dev, uint64_t off)
+{
+	uint32_t *m;
+	bool ok;
+
+	if (ivshmem_map(dev, off, 4096, IVSHMEM_MAP_DEFAULT, (void **)&m) < 0)
+		return false;
+	ok = __atomic_load_n(m, __ATOMIC_RELAXED) == 0x48435649;
+	ivshmem_unmap(m, 4096);
+	return ok;
+}
+
+static void clear_range(struct ivshmem *dev, uint64_t off, size_t len)
+{
+	void *m;
+
+	if (ivshmem_map(dev, off, len, IVSHMEM_MAP_DEFAULT, &m) == 0) {
+		memset(m, 0, len);
+		ivshmem_unmap(m, len);
+	}
+}
+
+static void test_default_layout(struct pair *p)
+{
+	uint64_t size = ivshmem_size(p->a), slot = IVSHMEM_CHAN_DEFAULT_SIZE;
+	struct ivshmem_chan_config cfg;
+	struct ivshmem_chan *ch;
+	struct region_info ri;
+	char *page;
+	char got[64];
+
+	clear_range(p->a, 0, (size_t)size);
+	pair_chans(p, 0, 0, 0, 0);
+	check_ret(send_text(p->ca, "default", 1000), 0, "default layout: send");
+	check(recv_text(p->cb, "default", 1000, got, sizeof(got)), "default layout: receive",
+	      "%s", got);
+	check(ivshmem_chan_max_msg(p->ca) == 7672, "a default slot is 64 KiB", "max %zu",
+	      ivshmem_chan_max_msg(p->ca));
+	check(p->ida != 0 || p->idb != 1 || magic_at(p->a, size - slot),
+	      "without a header, peers 0 and 1 use the last 64 KiB", " ");
+	pair_close_chans(p);
+
+	/* A header with a presence table: the slot moves below it. */
+	clear_range(p->a, 0, (size_t)size);
+	memset(&ri, 0, sizeof(ri));
+	ri.size = size;
+	ri.max_peers = 16;
+	ri.header_size = region_header_size(16);
+	ri.flags = IVSHMEM_REGION_F_PRESENCE;
+	ri.presence_vector = IVSHMEM_REGION_NO_VECTOR;
+	ri.instance = 42;
+	if (ivshmem_map(p->a, 0, 0, IVSHMEM_MAP_DEFAULT, (void **)&page) < 0) {
+		check(false, "map the memory", " ");
+		return;
+	}
+	region_write(page + size - 4096, page + size - ri.header_size, &ri);
+	pair_chans(p, 0, 0, 0, 0);
+	check_ret(send_text(p->ca, "below the header", 1000), 0, "with a header: send");
+	check(recv_text(p->cb, "below the header", 1000, got, sizeof(got)),
+	      "with a header: receive", "%s", got);
+	check(p->ida != 0 || p->idb != 1 || magic_at(p->a, size - ri.header_size - slot),
+	      "peers 0 and 1 use the 64 KiB right below the header", " ");
+	check(page[size - 4096] == 'I', "the header was left alone", " ");
+	pair_close_chans(p);
+	cfg = cfg_for((unsigned int)p->idb, size - 65536, 65536);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EINVAL,
+		  "an explicit channel reaching into the header: -EINVAL");
+	cfg = cfg_for((unsigned int)p->idb, size - ri.header_size - 65536, 65536);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), 0, "one ending right below it is fine");
+	if (ch)
+		ivshmem_chan_close(ch);
+	page[size - 4096 + 8] = 9;	/* the header's version: corrupt */
+	cfg = cfg_for((unsigned int)p->idb, 0, 0);
+	check_ret(ivshmem_chan_open(p->a, &cfg, &ch), -EBADMSG,
+		  "the default layout with a corrupt header: -EBADMSG");
+	memset(page, 0, (size_t)size);
+	ivshmem_unmap(page, (size_t)size);
+}
+
+static int test_api(const char *spec)
+{
+	struct pair p;
+
+	pair_open(&p, spec);
+	test_config_errors(&p);
+	test_basics(&p);
+	{
+		struct ivshmem_chan_config c1 = cfg_for((unsigned int)p.idb, 0, 8192);
+		struct ivshmem_chan *ch = chan_or_die(p.a, &c1);
+
+		check(ivshmem_chan_max_msg(ch) == 504, "the smallest channel carries 504 bytes",
+		      "%zu", ivshmem_chan_max_msg(ch));
+		ivshmem_chan_close(ch);
+		ivshmem_chan_close(NULL);
+		check(true, "ivshmem_chan_close(NULL) does nothing", " ");
+	}
+	test_default_layout(&p);
+	pair_close(&p);
+	return failures ? 1 : 0;
+}
+
+/* --------------------------------------------------------------- stream */
+
+/*
+ * struct flow - one direction of a stream: @n messages of stream @seed
+ * from @tx to @rx; @tag > 0 prefixes each with the sender's tag and a
+ * counter (concurrent senders), checked per tag by the receiver.
+ */
+struct flow {
+	struct ivshmem_chan *ch;
+	uint64_t seed;
+	uint64_t n;
+	unsigned int tag;
+	unsigned int tags;	/* receiver: how many tagged senders */
+	_Atomic uint64_t *total;	/* receivers that share: stop at @n in all */
+	size_t max;
+	char error[200];
+	uint64_t done;
+	uint64_t bytes;
+};
+
+static void *send_flow(void *arg)
+{
+	struct flow *f = arg;
+	unsigned char *buf = malloc(f->max + 16);
+
+	for (uint64_t i = 0; buf && i < f->n; i++) {
+		size_t len = msg_len(f->seed, i, f->max);
+		int ret;
+
+		msg_fill(buf, len, f->seed, i);
+		if (f->tag) {
+			if (len < 9)
+				len = 9;
+			buf[0] = (unsigned char)f->tag;
+			memcpy(buf + 1, &i, 8);
+		}
+		ret = ivshmem_chan_send(f->ch, buf, len, 20000);
+		if (ret < 0) {
+			snprintf(f->error, sizeof(f->error), "send %" PRIu64 ": %s", i,
+				 ivshmem_strerror(ret));
+			break;
+		}
+		f->done++;
+		f->bytes += len;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *recv_flow(void *arg)
+{
+	struct flow *f = arg;
+	unsigned char *buf = malloc(f->max + 16), *want = malloc(f->max + 16);
+	uint64_t next[8] = { 0 };
+
+	for (uint64_t i = 0; buf && want && i < f->n; i++) {
+		ssize_t n;
+
+		if (f->total && atomic_load(f->total) >= f->n)
+			break;
+		n = ivshmem_chan_recv(f->ch, buf, f->max, f->total ? 100 : 20000);
+		if (n == -ETIMEDOUT && f->total) {
+			i--;
+			continue;
+		}
+		if (n < 0) {
+			snprintf(f->error, sizeof(f->error), "recv %" PRIu64 ": %s", i,
+				 ivshmem_strerror((int)n));
+			break;
+		}
+		if (f->tags) {
+			uint64_t k;
+
+			if (n < 9 || buf[0] == 0 || buf[0] > f->tags) {
+				snprintf(f->error, sizeof(f->error), "message %" PRIu64 ": %zd bytes, "
+					 "tag %u", i, n, n ? buf[0] : 0);
+				break;
+			}
+			memcpy(&k, buf + 1, 8);
+			/* Shared out: increasing; taken alone: each one. */
+			if (f->total ? k < next[buf[0]] : k != next[buf[0]]) {
+				snprintf(f->error, sizeof(f->error), "sender %u: message %" PRIu64
+					 " where %" PRIu64 " was due", buf[0], k, next[buf[0]]);
+				break;
+			}
+			next[buf[0]] = k + 1;
+			if (f->total)
+				atomic_fetch_add(f->total, 1);
+		} else {
+			size_t len = msg_len(f->seed, i, f->max);
+
+			msg_fill(want, len, f->seed, i);
+			if ((size_t)n != len || memcmp(buf, want, len) != 0) {
+				snprintf(f->error, sizeof(f->error), "message %" PRIu64 ": %zd bytes, "
+					 "want %zu%s", i, n, len, (size_t)n == len ? ", other bytes" : "");
+				break;
+			}
+		}
+		f->done++;
+		f->bytes += (uint64_t)n;
+	}
+	free(buf);
+	free(want);
+	return NULL;
+}
+
+/* Both directions at once; each flow checked. */
+static void stream_both(struct pair *p, uint64_t n, const char *what)
+{
+	struct flow f[4] = {
+		{ .ch = p->ca, .seed = 1, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
+		{ .ch = p->cb, .seed = 1, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
+		{ .ch = p->cb, .seed = 2, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
+		{ .ch = p->ca, .seed = 2, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
+	};
+	pthread_t t[4];
+	int64_t t0 = now_ns();
+	char name[160];
+
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, i % 2 ? recv_flow : send_flow, &f[i]);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	snprintf(name, sizeof(name), "%s: %" PRIu64 " messages of random sizes each way, "
+		 "at once, all in order and intact", what, n);
+	check(!f[0].error[0] && !f[1].error[0] && !f[2].error[0] && !f[3].error[0] &&
+	      f[1].done == n && f[3].done == n, name, "%s|%s|%s|%s", f[0].error, f[1].error,
+	      f[2].error, f[3].error);
+	diag("%s: %.1f MB each way in %.2f s", what, f[1].bytes / 1e6,
+	     (double)(now_ns() - t0) / 1e9);
+}
+
+static int test_stream(const char *spec, uint64_t n)
+{
+	struct pair p;
+
+	pair_open(&p, spec);
+	pair_chans(&p, 0, 262144, 0, 0);
+	stream_both(&p, n, "256 KiB channel");
+	pair_close_chans(&p);
+
+	/* The smallest: full rings, skips at every turn. */
+	pair_chans(&p, 65536, 8192, 0, 0);
+	stream_both(&p, n, "8 KiB channel");
+	pair_close_chans(&p);
+
+	/* No spinning: every wait sleeps on the vector. */
+	pair_chans(&p, 131072, 16384, IVSHMEM_CHAN_NO_SPIN, 0);
+	stream_both(&p, n / 2, "16 KiB channel, no spinning");
+	pair_close_chans(&p);
+
+	/* Polling only, on both sides. */
+	pair_chans(&p, 131072, 16384, IVSHMEM_CHAN_POLL, 0);
+	check_ret(ivshmem_chan_fd(p.ca), -EOPNOTSUPP,
+		  "a polling channel has no descriptor: -EOPNOTSUPP");
+	stream_both(&p, n / 4, "16 KiB channel, polling");
+	pair_close_chans(&p);
+
+	/* Three senders and two receivers on one direction. */
+	{
+		struct flow s[3], r[2];
+		pthread_t ts[3], tr[2];
+		uint64_t each = n / 3, got = 0;
+		_Atomic uint64_t shared = 0;
+		bool ok = true;
+		char errors[700] = "";
+
+		pair_chans(&p, 0, 65536, 0, 0);
+		for (unsigned int i = 0; i < 3; i++) {
+			s[i] = (struct flow){ .ch = p.ca, .seed = 10 + i, .n = each, .tag = i + 1,
+					      .max = 200 };
+			pthread_create(&ts[i], NULL, send_flow, &s[i]);
+		}
+		/* One receiver takes all, checking each sender's order. */
+		r[0] = (struct flow){ .ch = p.cb, .n = 3 * each, .tags = 3, .max = 200 };
+		pthread_create(&tr[0], NULL, recv_flow, &r[0]);
+		for (int i = 0; i < 3; i++)
+			pthread_join(ts[i], NULL);
+		pthread_join(tr[0], NULL);
+		for (int i = 0; i < 3; i++) {
+			ok &= !s[i].error[0];
+			strncat(errors, s[i].error, 150);
+		}
+		strncat(errors, r[0].error, 150);
+		check(ok && !r[0].error[0] && r[0].done == 3 * each,
+		      "three threads send at once: every message once, each sender's in order",
+		      "%s", errors);
+
+		/* Two receivers: between them, every message exactly once. */
+		s[0] = (struct flow){ .ch = p.ca, .seed = 20, .n = 2 * each, .tag = 1, .max = 100 };
+		pthread_create(&ts[0], NULL, send_flow, &s[0]);
+		for (int i = 0; i < 2; i++) {
+			r[i] = (struct flow){ .ch = p.cb, .n = 2 * each, .tags = 1, .max = 100,
+					      .total = &shared };
+			pthread_create(&tr[i], NULL, recv_flow, &r[i]);
+		}
+		pthread_join(ts[0], NULL);
+		for (int i = 0; i < 2; i++) {
+			pthread_join(tr[i], NULL);
+			got += r[i].done;
+		}
+		/* Each receiver sees its share in order (they take turns). */
+		check(!s[0].error[0] && !r[0].error[0] && !r[1].error[0] && got == 2 * each,
+		      "two threads receive at once: the messages are shared out, in order",
+		      "%s|%s|%s", s[0].error, r[0].error, r[1].error);
+		pair_close_chans(&p);
+	}
+	pair_close(&p);
+	return failures ? 1 : 0;
+}
+
+/* --------------------------------------------------------------- notify */
+
+static int test_notify(const char *spec)
+{
+	unsigned long ra, rb;
+	char got[64];
+	struct pair p;
+	bool ok = true;
+
+	pair_open(&p, spec);
+
+	/* An armed receiver gets one ring for a burst, however long. */
+	pair_chans(&p, 0, 65536, IVSHMEM_CHAN_NO_SPIN, 0);
+	check(send_text(p.ca, "up", 0) == 0 && recv_text(p.cb, "up", 1000, got, sizeof(got)),
+	      "the channel is up", "%s", got);
+	check_ret(ivshmem_chan_recv(p.cb, got, sizeof(got), 0), -EAGAIN,
+		  "the receiver looks (recv(0)) and finds nothing");
+	ra = rings_of(0);
+	rb = rings_of(1);
+	for (int i = 0; i < 50; i++)
+		ok &= send_text(p.ca, "burst", 0) == 0;
+	check(ok, "50 messages sent at once", " ");
+	check(rings_of(0) - ra == 1, "they rang the receiver once, not 50 times",
+	      "%lu rings", rings_of(0) - ra);
+	check(readable(ivshmem_chan_fd(p.cb), 0), "its descriptor is readable", " ");
+	for (int i = 0; i < 50; i++)
+		ok &= recv_text(p.cb, "burst", 0, got, sizeof(got));
+	check(ok, "it takes all 50 without waiting", "%s", got);
+	check(rings_of(1) - rb == 0, "and rings nobody: the sender never waited for room",
+	      "%lu rings", rings_of(1) - rb);
+
+	/* The receiver took messages without finding none: it is not asleep. */
+	ra = rings_of(0);
+	ok &= send_text(p.ca, "one", 0) == 0;
+	ok &= recv_text(p.cb, "one", 1000, got, sizeof(got));
+	ok &= send_text(p.ca, "two", 0) == 0;
+	ok &= recv_text(p.cb, "two", 1000, got, sizeof(got));
+	check(ok && rings_of(0) - ra == 0,
+	      "a receiver that has not found the ring empty since is not rung",
+	      "%lu rings", rings_of(0) - ra);
+	pair_close_chans(&p);
+
+	/* A sleeping receiver: one ring per message that finds it asleep. */
+	{
+		struct flow r = { .seed = 5, .n = 40, .max = 100 };
+		pthread_t t;
+		unsigned long n;
+
+		pair_chans(&p, 0, 65536, IVSHMEM_CHAN_NO_SPIN, 0);
+		r.ch = p.cb;
+		pthread_create(&t, NULL, recv_flow, &r);
+		sleep_ms(50);
+		ra = rings_of(0);
+		for (uint64_t i = 0; i < r.n; i++) {
+			unsigned char buf[100];
+			size_t len = msg_len(5, i, 100);
+
+			msg_fill(buf, len, 5, i);
+			ok &= ivshmem_chan_send(p.ca, buf, len, 1000) == 0;
+			sleep_ms(10);
+		}
+		pthread_join(t, NULL);
+		n = rings_of(0) - ra;
+		check(ok && !r.error[0] && r.done == r.n, "a receiver that sleeps gets every message",
+		      "%s", r.error);
+		/* At most one more: the sender's first call took the receiver's session. */
+		check(n >= r.n / 4 && n <= r.n + 1, "and a ring for (nearly) each, 10 ms apart",
+		      "%lu rings for %" PRIu64 " messages", n, r.n);
+		pair_close_chans(&p);
+	}
+
+	/* Spinning sides: a stream with (nearly) no ring either way. */
+	{
+		struct flow s = { .seed = 6, .n = 20000, .max = 256 };
+		struct flow r = { .seed = 6, .n = 20000, .max = 256 };
+		pthread_t ts, tr;
+		unsigned long n;
+
+		pair_chans(&p, 0, 65536, 0, 300000);
+		s.ch = p.ca;
+		r.ch = p.cb;
+		ra = rings_of(0);
+		rb = rings_of(1);
+		pthread_create(&ts, NULL, send_flow, &s);
+		pthread_create(&tr, NULL, recv_flow, &r);
+		pthread_join(ts, NULL);
+		pthread_join(tr, NULL);
+		n = rings_of(0) - ra + rings_of(1) - rb;
+		check(!s.error[0] && !r.error[0] && r.done == r.n,
+		      "a stream between spinning sides arrives whole", "%s|%s", s.error, r.error);
+		check(n <= r.n / 100 + 4, "with (nearly) no rings: the sides spin instead",
+		      "%lu rings for %" PRIu64 " messages", n, r.n);
+		diag("20000 messages between spinning sides: %lu rings", n);
+		pair_close_chans(&p);
+	}
+	pair_close(&p);
+	return failures ? 1 : 0;
+}
+
+/* -------------------------------------------------------------- restart */
+
+/* A child that acts as the peer's program on its handle; exits 0 or 1. */
+static pid_t peer_program(struct ivshmem *dev, unsigned int peer, const char *prefix, int count,
+			  bool close_it, int ready_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct ivshmem_chan_config cfg = cfg_for(peer, 0, 65536);
+		struct ivshmem_chan *ch;
+		char text[32];
+		int ret = ivshmem_chan_open(dev, &cfg, &ch);
+
+		if (write(ready_fd, "o", 1) != 1 || ret < 0)
+			_exit(1);
+		for (int i = 0; i < count; i++) {
+			snprintf(text, sizeof(text), "%s-%d", prefix, i);
+			if (send_text(ch, text, 5000) < 0)
+				_exit(1);
+		}
+		if (close_it)
+			ivshmem_chan_close(ch);
+		_exit(0);	/* without closing, unless asked: as a crash */
+	}
+	return pid;
+}
+
+static bool child_ok(pid_t pid)
+{
+	int status;
+
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void wait_ready(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		check(false, "the peer's program started", "no byte on the pipe");
+}
+
+static int test_restart(const char *spec)
+{
+	struct ivshmem_chan_config cfg;
+	struct ivshmem_chan *ch;
+	char got[64];
+	struct pair p;
+	int pipefd[2];
+	pid_t pid;
+
+	pair_open(&p, spec);
+	if (pipe(pipefd) < 0)
+		return 1;
+	cfg = cfg_for((unsigned int)p.idb, 0, 65536);
+	ch = chan_or_die(p.a, &cfg);
+
+	/* The peer's program sends three messages and dies after one was read. */
+	pid = peer_program(p.b, (unsigned int)p.ida, "first", 3, false, pipefd[1]);
+	wait_ready(pipefd[0]);
+	check(recv_text(ch, "first-0", 5000, got, sizeof(got)), "the peer's program: a message",
+	      "%s", got);
+	check(child_ok(pid), "it sent three and died without closing", " ");
+
+	/* It restarts (a new session on the same ID) and sends again. */
+	pid = peer_program(p.b, (unsigned int)p.ida, "second", 2, false, pipefd[1]);
+	wait_ready(pipefd[0]);
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 5000), -ECONNRESET,
+		  "after its restart: -ECONNRESET, not the two it left unread");
+	check(recv_text(ch, "second-0", 5000, got, sizeof(got)),
+	      "then the new program's first message", "%s", got);
+	check(recv_text(ch, "second-1", 5000, got, sizeof(got)), "and its second", "%s", got);
+	check(child_ok(pid), "the new program sent both", " ");
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 0), -EAGAIN,
+		  "nothing stale, nothing twice: -EAGAIN");
+	check_ret(send_text(ch, "hi", 0), -ECONNRESET, "the sending side hears of it once too");
+	check_ret(send_text(ch, "hi", 0), 0, "then sends to the new program's session");
+
+	/* A program that closes with a message unread, then a new one. */
+	pid = peer_program(p.b, (unsigned int)p.ida, "third", 2, true, pipefd[1]);
+	wait_ready(pipefd[0]);
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 5000), -ECONNRESET,
+		  "the second program died too: -ECONNRESET");
+	check(recv_text(ch, "third-0", 5000, got, sizeof(got)), "the third program's first",
+	      "%s", got);
+	check(child_ok(pid), "it sent two and closed", " ");
+	pid = peer_program(p.b, (unsigned int)p.ida, "fourth", 1, true, pipefd[1]);
+	wait_ready(pipefd[0]);
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 5000), -ECONNRESET,
+		  "a closed peer's unread message lost to a reopen: -ECONNRESET");
+	check(recv_text(ch, "fourth-0", 5000, got, sizeof(got)), "then the fourth's message",
+	      "%s", got);
+	check(child_ok(pid), "the fourth program closed", " ");
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 1000), -EPIPE,
+		  "it closed after all it sent was read: -EPIPE");
+
+	ivshmem_chan_close(ch);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	pair_close(&p);
+	return failures ? 1 : 0;
+}
+
+/* With a presence table (a server run with --presence): a death is seen. */
+static int test_presence(const char *spec)
+{
+	struct ivshmem *a = open_or_die(spec);
+	struct ivshmem_chan_config cfg;
+	struct ivshmem_chan *ch;
+	int pipefd[2], child_id = -1;
+	char got[64];
+	int64_t t0;
+	pid_t pid;
+
+	if (pipe(pipefd) < 0)
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		struct ivshmem *c;
+		struct ivshmem_chan *cc;
+		int id;
+
+		if (ivshmem_open(spec, &c) < 0)
+			_exit(1);
+		id = ivshmem_id(c);
+		cfg = cfg_for((unsigned int)ivshmem_id(a), 0, 65536);
+		if (write(pipefd[1], &id, sizeof(id)) != sizeof(id) ||
+		    ivshmem_chan_open(c, &cfg, &cc) < 0 || send_text(cc, "alive", 5000) < 0 ||
+		    send_text(cc, "still", 5000) < 0)
+			_exit(1);
+		_exit(0);	/* no close: the server sees the connection drop */
+	}
+	if (read(pipefd[0], &child_id, sizeof(child_id)) != sizeof(child_id) || child_id < 0) {
+		check(false, "the peer process started", "no ID");
+		return 1;
+	}
+	cfg = cfg_for((unsigned int)child_id, 0, 65536);
+	ch = chan_or_die(a, &cfg);
+	check(recv_text(ch, "alive", 5000, got, sizeof(got)), "a peer process's message", "%s",
+	      got);
+	check(child_ok(pid), "the peer process exits without closing the channel", " ");
+	check(recv_text(ch, "still", 5000, got, sizeof(got)),
+	      "what it sent before it died arrives", "%s", got);
+	t0 = now_ms();
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 10000), -ECONNRESET,
+		  "then the presence table says it left: -ECONNRESET");
+	check(now_ms() - t0 < 5000, "within a few seconds", "%" PRId64 " ms", now_ms() - t0);
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 0), -EAGAIN,
+		  "once: then nothing (no peer)");
+	check_ret(send_text(ch, "gone?", 0), -ECONNRESET, "the sending side hears of it once");
+	check_ret(send_text(ch, "gone?", 0), -EAGAIN, "then waits for a new peer");
+	ivshmem_chan_close(ch);
+	ivshmem_close(a);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return failures ? 1 : 0;
+}
+
+/* ----------------------------------------------------------------- fuzz */
+
+/* Where things are in a channel's memory (libivshmem.h, "Channels"). */
+#define CB_LOW		0
+#define CB_HIGH		2048
+#define CB_MAGIC	0
+#define CB_SESSION	16
+#define CB_PEER_SESSION	24
+#define CB_FLAGS	32
+#define CB_TX_TAIL	128
+#define CB_RX_HEAD	256
+#define CB_RX_EVENT	384
+#define CB_TX_EVENT	512
+#define RING0		4096
+
+/* The channel's memory as a hostile peer sees it: a mapping of its own. */
+struct chanmem {
+	unsigned char *m;
+	uint64_t size;
+	uint64_t cap;
+};
+
+static void chanmem_map(struct chanmem *cm, struct ivshmem *dev, uint64_t off, uint64_t size)
+{
+	cm->size = size;
+	cm->cap = ((size - 4096) / 2) & ~(uint64_t)63;
+	if (ivshmem_map(dev, off, (size_t)size, IVSHMEM_MAP_DEFAULT, (void **)&cm->m) < 0) {
+		printf("not ok - map the channel's memory\n");
+		exit(1);
+	}
+}
+
+static void put64(struct chanmem *cm, uint64_t off, uint64_t v)
+{
+	__atomic_store_n((uint64_t *)(void *)(cm->m + off), v, __ATOMIC_RELAXED);
+}
+
+static uint64_t get64(struct chanmem *cm, uint64_t off)
+{
+	return __atomic_load_n((uint64_t *)(void *)(cm->m + off), __ATOMIC_RELAXED);
+}
+
+static void put32(struct chanmem *cm, uint64_t off, uint32_t v)
+{
+	__atomic_store_n((uint32_t *)(void *)(cm->m + off), v, __ATOMIC_RELAXED);
+}
+
+/* Messages both ways again, retrying through resets, within 8 s. */
+static bool recovers(struct pair *p, char *why, size_t len)
+{
+	size_t max = ivshmem_chan_max_msg(p->ca);
+	unsigned char *buf = malloc(max);
+	int64_t end = now_ms() + 8000;
+	bool ab = false, ba = false;
+	ssize_t n = 0, m = 0;
+
+	while (buf && (!ab || !ba) && now_ms() < end) {
+		if (!ab)
+			(void)send_text(p->ca, "ab", 0);
+		if (!ba)
+			(void)send_text(p->cb, "ba", 0);
+		for (int i = 0; i < 64 && (n = ivshmem_chan_recv(p->cb, buf, max, 0)) >= 0; i++)
+			ab |= n == 2 && memcmp(buf, "ab", 2) == 0;
+		for (int i = 0; i < 64 && (m = ivshmem_chan_recv(p->ca, buf, max, 0)) >= 0; i++)
+			ba |= m == 2 && memcmp(buf, "ba", 2) == 0;
+		sleep_ms(5);
+	}
+	free(buf);
+	snprintf(why, len, "a to b %s (last %zd), b to a %s (last %zd)", ab ? "works" : "fails", n,
+		 ba ? "works" : "fails", m);
+	return ab && ba;
+}
+
+/*
+ * A new pair of channels on @off; with @up, paired by a first message,
+ * else the receiver pairs at its first call.
+ */
+static void fresh(struct pair *p, struct chanmem *cm, uint64_t off, bool up)
+{
+	char got[64] = "";
+
+	pair_close_chans(p);
+	memset(cm->m, 0, (size_t)cm->size);
+	pair_chans(p, off, cm->size, 0, 0);
+	if (up && (send_text(p->ca, "up", 0) < 0 ||
+		   !recv_text(p->cb, "up", 1000, got, sizeof(got))))
+		check(false, "a fresh pair of channels works", "%s", got);
+}
+
+static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
+{
+	uint64_t tx_a = CB_LOW + CB_TX_TAIL, rx_b = CB_HIGH + CB_RX_HEAD, cap = cm->cap;
+	char got[64], why[160];
+	unsigned int n = 0;
+
+	/* Indices read by the receiver. */
+	static const struct {
+		const char *what;
+		int kind;
+	} tails[] = {
+		{ "a tail past the ring's end", 0 }, { "a tail not 8-aligned", 1 },
+		{ "a tail behind the head", 2 }, { "a record longer than the most", 3 },
+		{ "a record of unknown flags", 4 }, { "a skip record at the ring's start", 5 },
+		{ "a record longer than what was published", 6 }, { "a tail of 2^63", 7 },
+	};
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		char name[160];
+
+		/* The record at the ring's start: the receiver's first. */
+		fresh(p, cm, off, false);
+		send_text(p->ca, "x", 0);
+		switch (tails[i].kind) {
+		case 0:
+			put64(cm, tx_a, get64(cm, tx_a) + cap + 8);
+			break;
+		case 1:
+			put64(cm, tx_a, get64(cm, tx_a) + 3);
+			break;
+		case 2:
+			recv_text(p->cb, "x", 1000, got, sizeof(got));
+			put64(cm, tx_a, 8);
+			break;
+		case 3:
+			put64(cm, RING0, 0xffffffffULL);
+			break;
+		case 4:
+			put64(cm, RING0, 1 | (0x80ULL << 32));
+			break;
+		case 5:
+			put64(cm, RING0, 1ULL << 32);
+			break;
+		case 6:
+			put64(cm, RING0, 100);
+			break;
+		case 7:
+			put64(cm, tx_a, 1ULL << 63);
+			break;
+		}
+		snprintf(name, sizeof(name), "%s: the receiver gets -EPROTO", tails[i].what);
+		check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPROTO, name);
+		snprintf(name, sizeof(name), "%s: then the channel works again", tails[i].what);
+		check(recovers(p, why, sizeof(why)), name, "%s", why);
+	}
+
+	/* The head the sender reads, once the ring looks full. */
+	fresh(p, cm, off, true);
+	while (n < 1000 && send_text(p->ca, "fill the ring up", 0) == 0)
+		n++;
+	put64(cm, rx_b, get64(cm, CB_LOW + CB_TX_TAIL) + 8);
+	check_ret(send_text(p->ca, "fill the ring up", 0), -EPROTO,
+		  "a head beyond what was sent: the sender gets -EPROTO");
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+	fresh(p, cm, off, true);
+	while (send_text(p->ca, "fill the ring up", 0) == 0)
+		;
+	for (int i = 0; i < 3; i++)
+		recv_text(p->cb, "fill the ring up", 1000, got, sizeof(got));
+	while (send_text(p->ca, "fill the ring up", 0) == 0)
+		;
+	put64(cm, rx_b, 0);
+	recv_text(p->cb, "fill the ring up", 1000, got, sizeof(got));
+	put64(cm, rx_b, 0);
+	check_ret(send_text(p->ca, "fill the ring up", 0), -EPROTO,
+		  "a head that went back: the sender gets -EPROTO");
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+
+	/* The session: a flip is a restart. */
+	fresh(p, cm, off, true);
+	put64(cm, CB_LOW + CB_SESSION, 0x1234567887654321ULL);
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -ECONNRESET,
+		  "a session that changes under the receiver: -ECONNRESET");
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+	fresh(p, cm, off, true);
+	put64(cm, CB_HIGH + CB_PEER_SESSION, 77);
+	check_ret(send_text(p->ca, "y", 0), -ECONNRESET,
+		  "a peer that takes another session: -ECONNRESET to the sender");
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+
+	/* Closed, as the block says. */
+	fresh(p, cm, off, true);
+	put32(cm, CB_LOW + CB_FLAGS, 1);
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPIPE,
+		  "a block that says closed: the receiver gets -EPIPE");
+	check_ret(send_text(p->cb, "z", 0), -EPIPE, "and the sender -EPIPE");
+}
+
+struct fuzzer {
+	struct ivshmem_chan *ch;
+	struct chanmem *cm;
+	_Atomic bool *stop;
+	bool send;
+	uint64_t seed;
+	size_t max;
+	unsigned long calls;
+	unsigned long results[8];	/* ok, EAGAIN, ETIMEDOUT, ECONNRESET, EPROTO, EPIPE, EMSGSIZE */
+	int64_t slowest;
+	char error[200];
+};
+
+static void *fuzz_worker(void *arg)
+{
+	static const int timeouts[] = { 0, 1, 5, 20 };
+	struct fuzzer *f = arg;
+	unsigned char *buf = calloc(1, f->max + 8);
+
+	for (uint64_t i = 0; buf && !atomic_load(f->stop) && !f->error[0]; i++) {
+		uint64_t r = mix(f->seed + i);
+		int timeout = timeouts[r % 4];
+		int64_t t0 = now_ms(), took;
+		size_t len;
+		long ret;
+		int k;
+
+		if (f->send) {
+			len = (size_t)(r >> 8) % (f->max + 2);
+			ret = ivshmem_chan_send(f->ch, buf, len, timeout);
+		} else {
+			len = (r >> 16) % 2 ? f->max : (size_t)(r >> 20) % 64;
+			ret = ivshmem_chan_recv(f->ch, buf, len, timeout);
+		}
+		took = now_ms() - t0;
+		if (took > f->slowest)
+			f->slowest = took;
+		f->calls++;
+		switch (ret) {
+		case -EAGAIN:
+			k = timeout == 0 ? 1 : -1;
+			break;
+		case -ETIMEDOUT:
+			k = timeout > 0 ? 2 : -1;
+			break;
+		case -ECONNRESET:
+			k = 3;
+			break;
+		case -EPROTO:
+			k = 4;
+			break;
+		case -EPIPE:
+			k = 5;
+			break;
+		case -EMSGSIZE:
+			k = f->send && len <= f->max ? -1 : 6;
+			break;
+		default:
+			k = ret == 0 || (!f->send && ret > 0 && (size_t)ret <= len) ? 0 : -1;
+		}
+		if (k < 0)
+			snprintf(f->error, sizeof(f->error), "%s(%zu, %d ms): %ld (%s)",
+				 f->send ? "send" : "recv", len, timeout, ret,
+				 ivshmem_strerror((int)ret));
+		else
+			f->results[k]++;
+		if (took > timeout + 3000)
+			snprintf(f->error, sizeof(f->error), "%s with %d ms took %" PRId64 " ms",
+				 f->send ? "send" : "recv", timeout, took);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *corrupter(void *arg)
+{
+	struct fuzzer *f = arg;
+	struct chanmem *cm = f->cm;
+
+	for (uint64_t i = 0; !atomic_load(f->stop); i++) {
+		uint64_t r = mix(f->seed ^ (i * 0x9e3779b9ULL));
+		uint64_t side = r & 1 ? CB_LOW : CB_HIGH, v = r >> 20;
+		uint64_t ring = RING0 + (r & 2 ? cm->cap : 0);
+
+		switch ((r >> 2) % 24) {
+		case 0:
+		case 1:
+		case 2:
+			cm->m[v % cm->size] = (unsigned char)(r >> 8);
+			break;
+		case 3:
+			put64(cm, side + CB_TX_TAIL, v | 1ULL << 63);
+			break;
+		case 4:
+			put64(cm, side + CB_TX_TAIL, get64(cm, side + CB_TX_TAIL) + cm->cap + 8);
+			break;
+		case 5:
+			put64(cm, side + CB_TX_TAIL, get64(cm, side + CB_TX_TAIL) + 1 + v % 7);
+			break;
+		case 6:
+			put64(cm, side + CB_TX_TAIL, get64(cm, side + CB_TX_TAIL) - 8 * (1 + v % 4));
+			break;
+		case 7:
+			put64(cm, side + CB_RX_HEAD, get64(cm, side + CB_RX_HEAD) + cm->cap);
+			break;
+		case 8:
+			put64(cm, side + CB_RX_HEAD, get64(cm, side + CB_RX_HEAD) - 8 * (1 + v % 4));
+			break;
+		case 9:
+		case 10:
+			put64(cm, ring + (v % cm->cap & ~(uint64_t)7), r);
+			break;
+		case 11:
+			put64(cm, ring + (v % cm->cap & ~(uint64_t)7), 0xffffffffULL | (r & 1ULL << 32));
+			break;
+		case 12:
+			put64(cm, ring, 1ULL << 32);
+			break;
+		case 13:
+			put64(cm, ring + (v % cm->cap & ~(uint64_t)7), (uint64_t)(cm->cap / 4));
+			break;
+		case 14:
+			put64(cm, side + CB_SESSION, r);
+			break;
+		case 15:
+			put64(cm, side + CB_SESSION, 0);
+			break;
+		case 16:
+			put64(cm, side + CB_PEER_SESSION, r);
+			break;
+		case 17:
+		case 18:
+			/* Not "closed": a closed peer stays so (test_targeted). */
+			put32(cm, side + CB_FLAGS, (uint32_t)v & ~1U);
+			break;
+		case 19:
+			put64(cm, side + CB_RX_EVENT, r);
+			break;
+		case 20:
+			put64(cm, side + CB_TX_EVENT, r);
+			break;
+		case 21:
+			put32(cm, side + CB_MAGIC + 4 * (v % 4), (uint32_t)r);
+			break;
+		default:
+			break;		/* a pause */
+		}
+		if (i % 4 == 0)
+			sleep_ms(1);
+	}
+	return NULL;
+}
+
+static int test_fuzz(const char *spec, int secs)
+{
+	uint64_t size = 16384, off;
+	struct fuzzer w[4], c;
+	_Atomic bool stop = false, stop_c = false;
+	struct chanmem cm;
+	pthread_t t[4], tc;
+	struct pair p;
+	char why[160];
+	bool ok = true;
+
+	pair_open(&p, spec);
+	/* At the very end of the memory: a stray access past it faults. */
+	off = ivshmem_size(p.a) - size;
+	chanmem_map(&cm, p.a, off, size);
+	test_targeted(&p, &cm, off);
+
+	fresh(&p, &cm, off, true);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct fuzzer){ .ch = i < 2 ? p.ca : p.cb, .stop = &stop, .send = i % 2 == 0,
+					.seed = 100 + (uint64_t)i, .max = ivshmem_chan_max_msg(p.ca) };
+		pthread_create(&t[i], NULL, fuzz_worker, &w[i]);
+	}
+	c = (struct fuzzer){ .cm = &cm, .stop = &stop_c, .seed = 999 };
+	pthread_create(&tc, NULL, corrupter, &c);
+	sleep_ms(secs * 1000);
+	atomic_store(&stop_c, true);
+	pthread_join(tc, NULL);
+	sleep_ms(300);
+	atomic_store(&stop, true);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		if (w[i].error[0])
+			check(false, "fuzz: a call gave what it may not", "%s", w[i].error);
+		ok &= !w[i].error[0];
+		diag("fuzz %s %s: %lu calls: %lu ok, %lu EAGAIN, %lu ETIMEDOUT, %lu ECONNRESET, "
+		     "%lu EPROTO, %lu EPIPE, %lu EMSGSIZE; slowest %" PRId64 " ms",
+		     i < 2 ? "a" : "b", w[i].send ? "send" : "recv", w[i].calls, w[i].results[0],
+		     w[i].results[1], w[i].results[2], w[i].results[3], w[i].results[4],
+		     w[i].results[5], w[i].results[6], w[i].slowest);
+	}
+	check(ok, "fuzz: every call returned in time with a documented result", " ");
+	check(w[1].results[4] + w[3].results[4] + w[1].results[3] + w[3].results[3] > 0,
+	      "fuzz: the corruption was noticed (-EPROTO, -ECONNRESET)", " ");
+	check(recovers(&p, why, sizeof(why)),
+	      "fuzz: once the scribbling stops, the channel works again by itself", "%s", why);
+	fresh(&p, &cm, off, true);
+	check(recovers(&p, why, sizeof(why)), "fuzz: reopened, the channel works", "%s", why);
+	ivshmem_unmap(cm.m, (size_t)cm.size);
+	pair_close(&p);
+	return failures ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- bench */
+
+struct bench {
+	struct ivshmem_chan *ch;
+	int fd;			/* or a socket */
+	size_t len;
+	uint64_t bytes;
+};
+
+static ssize_t b_send(struct bench *b, const void *buf, size_t len)
+{
+	if (b->ch)
+		return ivshmem_chan_send(b->ch, buf, len, -1);
+	return send(b->fd, buf, len, 0);
+}
+
+static ssize_t b_recv(struct bench *b, void *buf, size_t len)
+{
+	if (b->ch)
+		return ivshmem_chan_recv(b->ch, buf, len, -1);
+	return recv(b->fd, buf, len, 0);
+}
+
+/* Take messages until the empty one (channel) or end of file (socket). */
+static void *bench_sink(void *arg)
+{
+	struct bench *b = arg;
+	char *buf = malloc(65536);
+	ssize_t n;
+
+	while (buf && (n = b_recv(b, buf, 65536)) > 0)
+		b->bytes += (uint64_t)n;
+	free(buf);
+	return NULL;
+}
+
+/* Send back what comes, until the empty message or end of file. */
+static void *bench_echo(void *arg)
+{
+	struct bench *b = arg;
+	char buf[64];
+	ssize_t n;
+
+	while ((n = b_recv(b, buf, sizeof(buf))) > 0)
+		if (b_send(b, buf, (size_t)n) < 0)
+			break;
+	return NULL;
+}
+
+static double bench_throughput(struct bench *tx, struct bench *rx, int ms)
+{
+	char *buf = calloc(1, tx->len);
+	int64_t t0 = now_ns(), end = t0 + (int64_t)ms * 1000000;
+	pthread_t t;
+
+	pthread_create(&t, NULL, bench_sink, rx);
+	while (buf && now_ns() < end)
+		for (int i = 0; i < 64; i++)
+			b_send(tx, buf, tx->len);
+	if (tx->ch)
+		b_send(tx, buf, 0);
+	else
+		shutdown(tx->fd, SHUT_WR);
+	pthread_join(t, NULL);
+	free(buf);
+	return (double)rx->bytes / ((double)(now_ns() - t0) / 1e9) / 1e6;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Median round trip of 8-byte messages, in microseconds. */
+static double bench_rtt(struct bench *a, struct bench *b, int n)
+{
+	int64_t *v = calloc((size_t)n, sizeof(*v));
+	char buf[8] = "ping";
+	pthread_t t;
+	double med;
+
+	pthread_create(&t, NULL, bench_echo, b);
+	for (int i = 0; v && i < n; i++) {
+		int64_t t0 = now_ns();
+
+		b_send(a, buf, 8);
+		b_recv(a, buf, 8);
+		v[i] = now_ns() - t0;
+	}
+	if (a->ch)
+		b_send(a, buf, 0);
+	else
+		shutdown(a->fd, SHUT_WR);
+	pthread_join(t, NULL);
+	if (!v)
+		return 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_i64);
+	med = (double)v[n / 2] / 1000;
+	free(v);
+	return med;
+}
+
+static int test_bench(const char *spec, int ms)
+{
+	static const size_t sizes[] = { 64, 1024, 16384 };
+	struct pair p;
+	double rc, rs;
+	int sv[2];
+
+	pair_open(&p, spec);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct bench ca = { .len = sizes[i] }, cb = { 0 };
+		struct bench sa = { .len = sizes[i] }, sb = { 0 };
+		double tc, ts;
+		char got[8];
+
+		pair_chans(&p, 0, 262144, 0, 0);
+		send_text(p.ca, "up", 0);
+		recv_text(p.cb, "up", 1000, got, sizeof(got));
+		ca.ch = p.ca;
+		cb.ch = p.cb;
+		tc = bench_throughput(&ca, &cb, ms);
+		pair_close_chans(&p);
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+			return 1;
+		sa.fd = sv[0];
+		sb.fd = sv[1];
+		ts = bench_throughput(&sa, &sb, ms);
+		close(sv[0]);
+		close(sv[1]);
+		diag("messages of %zu bytes: channel %.0f MB/s, socketpair %.0f MB/s: %.2fx",
+		     sizes[i], tc, ts, ts > 0 ? tc / ts : 0);
+	}
+	{
+		struct bench ca = { 0 }, cb = { 0 }, sa = { 0 }, sb = { 0 };
+		char got[8];
+
+		pair_chans(&p, 0, 262144, 0, 0);
+		send_text(p.ca, "up", 0);
+		recv_text(p.cb, "up", 1000, got, sizeof(got));
+		ca.ch = p.ca;
+		cb.ch = p.cb;
+		rc = bench_rtt(&ca, &cb, 2000);
+		pair_close_chans(&p);
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
+			return 1;
+		sa.fd = sv[0];
+		sb.fd = sv[1];
+		rs = bench_rtt(&sa, &sb, 2000);
+		close(sv[0]);
+		close(sv[1]);
+		diag("round trip, median of 2000: channel %.1f us, socketpair %.1f us: %.2fx faster",
+		     rc, rs, rc > 0 ? rs / rc : 0);
+	}
+	check(rc > 0 && rs > 0, "bench: throughput and round trips measured", " ");
+	pair_close(&p);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && strcmp(argv[1], "api") == 0)
+		return test_api(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "stream") == 0)
+		return test_stream(argv[2], strtoull(argv[3], NULL, 10));
+	if (argc == 3 && strcmp(argv[1], "notify") == 0)
+		return test_notify(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "restart") == 0)
+		return test_restart(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "presence") == 0)
+		return test_presence(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "fuzz") == 0)
+		return test_fuzz(argv[2], atoi(argv[3]));
+	if (argc == 4 && strcmp(argv[1], "bench") == 0)
+		return test_bench(argv[2], atoi(argv[3]));
+	fprintf(stderr, "usage: lib_chan_test api|stream N|notify|restart|presence|fuzz SECS|"
+		"bench MS SOCK...\n");
+	return 2;
+}
