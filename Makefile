@@ -6,6 +6,7 @@
 #   make check           install missing dependencies, build, run every test
 #   make demo            a server, two guests, a doorbell rung across them
 #   make install         DESTDIR= and PREFIX= are honoured
+#   make deb             Debian packages, in build/deb/ (debian/, packaging/build-deb)
 #   make bench           benchmarks (not part of check)
 #
 # KDIR= (or KERNELRELEASE=) picks the kernel the modules are built against;
@@ -97,7 +98,7 @@ MOD_RELEASE	:= $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 endif
 endif
 
-.PHONY: dkms-install dkms-uninstall check-distro
+.PHONY: dkms-install dkms-uninstall check-distro deb
 
 # Each component's install builds what it installs, and no more (no test
 # builds such as the sanitizer ones).
@@ -119,6 +120,11 @@ dkms-install:
 dkms-uninstall:
 	@packaging/dkms-setup uninstall $(TOP)
 	@$(MAKE) --no-print-directory uninstall INSTALL_MODULES=no
+
+# The Debian packages, built by dpkg-buildpackage in a clean copy of the
+# tree: build/deb/*.deb (Documentation/install.rst, "Debian packages").
+deb:
+	@packaging/build-deb
 
 # A Debian 12 guest (debootstrap, cached) installs the project with DKMS and
 # checks udev, permissions and a second kernel: selftests/distro/README.
