@@ -57,6 +57,17 @@
 /* Naps of a channel that polls: from NAP_MIN_NS, doubling up to NAP_MAX_NS. */
 #define NAP_MIN_NS	10000LL
 #define NAP_MAX_NS	1000000LL
+/*
+ * Spinning adapts, per direction, between 0 and spin_us: a spin that
+ * caught what it waited for doubles the next one (from SPIN_MIN_NS), a
+ * spin that ran out halves it, down to none.  Without spinning, one call
+ * in SPIN_PROBE still spins SPIN_MIN_NS, to notice that it pays again.
+ * A peer that runs on the same CPU cannot answer while this side spins:
+ * there, spinning only adds to the wait.
+ */
+#define SPIN_MIN_NS	1000LL
+#define SPIN_PROBE	64
+
 /* Tries of a consistent look at the peer's block, of a call at a pairing. */
 #define VIEW_TRIES	100
 #define STALE_TRIES	8
@@ -158,6 +169,8 @@ struct ivshmem_chan {
 	bool poller;
 	bool server_gone;	/* ivshmem_wait() said -ECONNRESET: poll ourselves */
 	_Atomic uint64_t wake_gen;	/* + 1 each time rings were consumed */
+	_Atomic int64_t spin_budget[2];	/* by enum side: the next spin, in ns */
+	_Atomic unsigned int spin_probe;
 	_Atomic int64_t presence_due;	/* when to look at the table next */
 };
 
@@ -854,15 +867,37 @@ static int chan_wait(struct ivshmem_chan *ch, uint64_t gen, int64_t until, int64
 	return ret;
 }
 
+/* How long this call may spin: the direction's budget, or a probe. */
+static int64_t spin_budget(struct ivshmem_chan *ch, enum side side)
+{
+	int64_t b = atomic_load_explicit(&ch->spin_budget[side], memory_order_relaxed);
+
+	if (b >= SPIN_MIN_NS)
+		return b;
+	return atomic_fetch_add_explicit(&ch->spin_probe, 1, memory_order_relaxed) % SPIN_PROBE ?
+	       0 : SPIN_MIN_NS;
+}
+
+static void spin_learn(struct ivshmem_chan *ch, enum side side, int64_t spun, bool caught)
+{
+	int64_t b = caught ? (spun * 2 > SPIN_MIN_NS ? spun * 2 : SPIN_MIN_NS) : spun / 2;
+
+	if (b > ch->spin_ns)
+		b = ch->spin_ns;
+	if (b < SPIN_MIN_NS && !caught)
+		b = 0;
+	atomic_store_explicit(&ch->spin_budget[side], b, memory_order_relaxed);
+}
+
 /*
- * A send or receive: try; while it may wait, spin (spin_us in all, each
+ * A send or receive: try; while it may wait, spin (the budget in all, each
  * time the peer moves but not enough); then store the event index and try
  * again; then sleep and start over, until the deadline.
  */
 static ssize_t chan_io(struct ivshmem_chan *ch, struct io *io, int timeout_ms)
 {
 	int64_t until = timeout_ms > 0 ? now_ns() + (int64_t)timeout_ms * 1000000 : 0;
-	int64_t nap = NAP_MIN_NS, spin_end = 0;
+	int64_t nap = NAP_MIN_NS, spin_end = 0, budget = -1;
 	bool paired;
 	ssize_t ret;
 
@@ -870,19 +905,27 @@ static ssize_t chan_io(struct ivshmem_chan *ch, struct io *io, int timeout_ms)
 		uint64_t gen = atomic_load(&ch->wake_gen);
 
 		ret = attempt(ch, io, 0, &paired);
-		if (ret != -EAGAIN)
+		if (ret != -EAGAIN) {
+			if (budget > 0 && spin_end && ret >= 0)
+				spin_learn(ch, io->side, budget, true);
 			return ret;
-		if (timeout_ms != 0 && paired && ch->spin_ns) {
+		}
+		if (timeout_ms != 0 && paired && ch->spin_ns && budget) {
 			int64_t now = now_ns();
 
-			if (!spin_end)
-				spin_end = now + ch->spin_ns;
-			if (until && until < spin_end)
-				spin_end = until;
+			if (budget < 0) {
+				budget = spin_budget(ch, io->side);
+				spin_end = now + budget;
+				if (until && until < spin_end)
+					spin_end = until;
+			}
 			if (now < spin_end) {
 				spin(ch, io, spin_end);
 				continue;
 			}
+			if (budget > 0)
+				spin_learn(ch, io->side, budget, false);
+			budget = 0;	/* ran out: no more spinning in this call */
 		}
 		ret = attempt(ch, io, HOW_ARM | HOW_PRESENCE | (timeout_ms == 0 ? HOW_QUIET : 0),
 			      &paired);
@@ -1036,6 +1079,8 @@ CHAN_EXPORT int ivshmem_chan_open(struct ivshmem *dev, const struct ivshmem_chan
 	ch->host = ivshmem_backend(dev) == IVSHMEM_BACKEND_HOST;
 	ch->own_flags = (polls ? F_POLLS : 0) | (ch->can_ring ? 0 : F_NORING);
 	atomic_store(&ch->nap, polls);
+	atomic_store(&ch->spin_budget[TX], ch->spin_ns);
+	atomic_store(&ch->spin_budget[RX], ch->spin_ns);
 
 	/* The block, then a session: the peer takes nothing of it before. */
 	new_session(ch);

@@ -714,8 +714,9 @@ void ivshmem_list_free(struct ivshmem_devinfo **list);
  *                  closed, 2: polls and cannot be woken, 4: cannot ring)
  *   line 1 (+128)  le64 tx_tail: end of what it has sent (its ring)
  *   line 2 (+256)  le64 rx_head: end of what it has received (the other)
- *   line 3 (+384)  le64 rx_event: ring me once your tx_tail passes this
- *   line 4 (+512)  le64 tx_event: ring me once your rx_head passes this
+ *   line 3 (+384)  le64 rx_event: ring me when your tx_tail moves from at
+ *                  most this to beyond it (all ones: never)
+ *   line 4 (+512)  le64 tx_event: the same for your rx_head
  *
  * A ring holds records at 8-byte aligned positions: a le32 length and a
  * le32 flags word, then the message, padded to 8 bytes.  A record never
@@ -736,9 +737,12 @@ void ivshmem_list_free(struct ivshmem_devinfo **list);
  * reordering x86 does, a later load passing an earlier store, so either
  * the receiver sees the record or the sender sees the receiver asleep.  A
  * sender waiting for room does the same with tx_event and rx_head.  Before
- * sleeping, a waiter spins for a while (&struct
+ * sleeping, a waiter spins for a while (up to &struct
  * ivshmem_chan_config.spin_us), so that a busy peer's messages need no
- * ring at all.
+ * ring at all.  The spin adapts: one that caught what it waited for
+ * doubles the next, one that ran out halves it (a peer on the same CPU
+ * cannot answer while this side spins), down to none but a short probe
+ * now and then.
  *
  * Pairing.  Each side writes a random session value into its control
  * block when it opens the channel.  A side takes the other's session by
@@ -817,7 +821,8 @@ struct ivshmem_chan;
  * @vector:      own vector the channel sleeps on and the other side rings
  * @peer_vector: the other side's vector that this side rings
  *               (usually the same number as @vector)
- * @spin_us:     how long a blocking call spins before it sleeps, in
+ * @spin_us:     how long a blocking call spins at most before it sleeps
+ *               (less when spinning did not pay lately), in
  *               microseconds, at most IVSHMEM_CHAN_SPIN_MAX; 0 means
  *               IVSHMEM_CHAN_SPIN_DEFAULT (IVSHMEM_CHAN_NO_SPIN: none)
  * @flags:       IVSHMEM_CHAN_* flags

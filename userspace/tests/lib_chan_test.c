@@ -618,7 +618,16 @@ struct flow {
 	char error[200];
 	uint64_t done;
 	uint64_t bytes;
+	int64_t cpu_ns;		/* the thread's CPU time */
 };
+
+static int64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static void *send_flow(void *arg)
 {
@@ -654,6 +663,7 @@ static void *recv_flow(void *arg)
 	struct flow *f = arg;
 	unsigned char *buf = malloc(f->max + 16), *want = malloc(f->max + 16);
 	uint64_t next[8] = { 0 };
+	int64_t cpu0 = cpu_ns();
 
 	for (uint64_t i = 0; buf && want && i < f->n; i++) {
 		ssize_t n;
@@ -701,6 +711,7 @@ static void *recv_flow(void *arg)
 		f->done++;
 		f->bytes += (uint64_t)n;
 	}
+	f->cpu_ns = cpu_ns() - cpu0;
 	free(buf);
 	free(want);
 	return NULL;
@@ -879,6 +890,34 @@ static int test_notify(const char *spec)
 		/* At most one more: the sender's first call took the receiver's session. */
 		check(n >= r.n / 4 && n <= r.n + 1, "and a ring for (nearly) each, 10 ms apart",
 		      "%lu rings for %" PRIu64 " messages", n, r.n);
+		pair_close_chans(&p);
+	}
+
+	/* Spins that never catch anything shrink: 2 ms each would be 80 ms. */
+	{
+		struct flow r = { .seed = 7, .n = 40, .max = 100 };
+		pthread_t t;
+
+		pair_chans(&p, 0, 65536, 0, 2000);
+		r.ch = p.cb;
+		check(send_text(p.ca, "up", 0) == 0 && recv_text(p.cb, "up", 1000, got, sizeof(got)),
+		      "a channel that spins 2 ms is up", "%s", got);
+		pthread_create(&t, NULL, recv_flow, &r);
+		for (uint64_t i = 0; i < r.n; i++) {
+			unsigned char buf[100];
+			size_t len = msg_len(7, i, 100);
+
+			sleep_ms(5);
+			msg_fill(buf, len, 7, i);
+			ok &= ivshmem_chan_send(p.ca, buf, len, 1000) == 0;
+		}
+		pthread_join(t, NULL);
+		check(ok && !r.error[0] && r.done == r.n, "a receiver of messages 5 ms apart gets all",
+		      "%s", r.error);
+		check(r.cpu_ns < 30000000, "its spins shrank: far less CPU than 40 spins of 2 ms",
+		      "%.1f ms of CPU", r.cpu_ns / 1e6);
+		diag("40 messages 5 ms apart, spin_us 2000: the receiver used %.1f ms of CPU",
+		     r.cpu_ns / 1e6);
 		pair_close_chans(&p);
 	}
 
