@@ -1051,6 +1051,8 @@ TEST_F(dev, several_files_bind_the_same_vector)
 		EXPECT_EQ(POLLIN, ivs_wait(efd[i], WAIT_MS));
 		EXPECT_EQ(1, ivs_efd_take(efd[i])) TH_LOG("file %u", i);
 	}
+	/* The handler signals the files one after the other: wait for it. */
+	EXPECT_EQ(POLLIN, ivs_wait(shared, WAIT_MS));
 	EXPECT_EQ(1, ivs_efd_take(shared));
 	if (v != 0) {
 		ASSERT_EQ(0, ivs_ring(self->fd, self->info.vm_id, 0));
