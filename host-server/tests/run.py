@@ -1320,6 +1320,7 @@ def scale(tmp, report, peers, vectors, binary=PLAIN, sample=1):
         cpu = srv.cpu() - cpu0
         msgs = sum(c.received for c in clients.values())
         peak_fds, peak_rss = srv.fds(), srv.status('VmRSS')
+        peak_anon = srv.status('RssAnon')
         by_id = {c.id: c for c in clients.values()}
         check(sorted(by_id) == list(range(peers)), 'IDs are not 0..%d' % (peers - 1))
         for c in clients.values():
@@ -1349,8 +1350,15 @@ def scale(tmp, report, peers, vectors, binary=PLAIN, sample=1):
         print('# after all left: %d fds, RSS %d kB (anon %d, file %d; at start anon %d, file %d)' %
               (srv.fds(), rss, srv.status('RssAnon'), srv.status('RssFile'), base_anon, base_file))
         if binary == PLAIN:
-            # Code first run with many peers stays resident: allow a little.
-            check(rss <= base_rss + 256, 'RSS %d kB did not return to %d kB' % (rss, base_rss))
+            # The heap, not the code: what the peers took at the peak must
+            # go back, but not every page of it can (the allocator's per-size
+            # caches, pages a live block shares: 268 kB after 1000 peers on a
+            # loaded machine).  A block kept per peer keeps most of the peak.
+            # Blocks lost outright are LeakSanitizer's, in t_scale_asan.
+            anon = srv.status('RssAnon')
+            bound = base_anon + max(256, (peak_anon - base_anon) // 2)
+            check(anon <= bound, 'anonymous RSS %d kB did not return to %d kB (peak %d kB)'
+                  % (anon, base_anon, peak_anon))
         report('%s: server fds%s back to the start level after all left' %
                (what, ' and RSS' if binary == PLAIN else ''), True)
         check(srv.alive(), 'server died')
