@@ -98,7 +98,7 @@ MOD_RELEASE	:= $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 endif
 endif
 
-.PHONY: dkms-install dkms-uninstall check-distro deb
+.PHONY: dkms-install dkms-uninstall check-distro check-distro-deb deb
 
 # Each component's install builds what it installs, and no more (no test
 # builds such as the sanitizer ones).
@@ -130,6 +130,11 @@ deb:
 # checks udev, permissions and a second kernel: selftests/distro/README.
 check-distro: deps
 	@selftests/distro/run
+
+# The same with the Debian packages of make deb: apt-get install, upgrade
+# to a later version, reboot, purge.
+check-distro-deb: deps
+	@selftests/distro/run --debs
 
 clean:
 	@for d in $(USER_DIRS) $(if $(HAVE_DRIVER),driver); do $(MAKE) -C $$d clean; done
