@@ -4,13 +4,16 @@
  * two host processes, each a peer of a running ivshmem-server through the
  * library's host backend, against what a program would use otherwise
  *
- *   throughput --kind chan|socketpair|pipe|memcpy --msg BYTES
- *       messages of BYTES one way, as fast as they go: through a channel,
- *       a UNIX SOCK_STREAM socketpair or a pipe (one write() per message,
- *       reads until the message is whole), or a memcpy() of BYTES between
- *       two buffers in one process (no second process).  The receiver
- *       notes the time at the end of every batch; a batch's throughput is
- *       its bytes over the time since the previous batch ended.
+ *   throughput --kind chan|socketpair|pipe|memcpy|ring --msg BYTES
+ *       messages of BYTES one way, as fast as they go, for --seconds:
+ *       through a channel, a UNIX SOCK_STREAM socketpair or a pipe (one
+ *       write() per message, reads until the message is whole); through a
+ *       bare ring of four slots in shared memory, both sides spinning, no
+ *       library (what moving the bytes between the two CPUs costs at
+ *       best); or a memcpy() of BYTES between two buffers in one process.
+ *       The receiver notes the time at the end of every batch of
+ *       --batch-bytes; a batch's throughput is its bytes over the time
+ *       since the previous batch ended, the first batch being a warm-up.
  *   rtt --kind chan-sleep|chan-spin|doorbell
  *       round trips of a 64-byte message through a channel whose two
  *       sides sleep at once (IVSHMEM_CHAN_NO_SPIN) or spin first (the
@@ -33,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -45,7 +50,8 @@
 
 struct opts {
 	const char *cmd, *kind, *socket;
-	uint64_t msg, batch_bytes, batches, count, chan_size;
+	uint64_t msg, batch_bytes, batches, count, chan_size, spin_us;
+	double seconds;
 	int cpu[2];
 };
 
@@ -59,12 +65,15 @@ static void help(void)
 	       "  -S, --socket=PATH      the ivshmem-server's socket (chan, doorbell)\n"
 	       "  -k, --kind=KIND        what carries the messages\n"
 	       "  -m, --msg=BYTES        message size (throughput; K/M suffixes)\n"
-	       "  -B, --batch-bytes=N    bytes per timed batch (default 4M, at least one\n"
+	       "  -B, --batch-bytes=N    bytes per timed batch (default 16M, at least one\n"
 	       "                         message)\n"
-	       "  -b, --batches=N        timed batches (default 30)\n"
+	       "  -b, --batches=N        timed batches at least (default 5), after one\n"
+	       "                         untimed\n"
+	       "  -T, --seconds=S        send for S seconds at least (default 1)\n"
 	       "  -n, --count=N          round trips (default 10000)\n"
 	       "  -s, --chan-size=BYTES  the channel's memory (default 8200K: rings that\n"
 	       "                         carry 1 MiB messages)\n"
+	       "  -u, --spin-us=US       the channel's spin_us (default 0: the library's)\n"
 	       "  -c, --cpus=A,B         CPUs of the two processes (default: not pinned)\n"
 	       "  -h, --help             show this help\n"
 	       "\n"
@@ -234,6 +243,7 @@ static void peer_chan(struct peer *p, const struct opts *o, unsigned int flags)
 {
 	struct ivshmem_chan_config cfg = {
 		.offset = 0, .size = o->chan_size, .peer = p->other, .flags = flags,
+		.spin_us = (unsigned int)o->spin_us,
 	};
 	int ret = ivshmem_chan_open(p->dev, &cfg, &p->ch);
 
@@ -274,7 +284,8 @@ static void chan_get(struct peer *p, void *buf, size_t len)
 /*
  * One side of a stream of messages: a channel, or a descriptor
  * (socketpair, pipe).  Each message carries its number in its first
- * bytes, so that the receiver checks that none is lost or reordered.
+ * bytes, so that the receiver checks that none is lost or reordered; the
+ * end is an empty message (channel) or the end of file.
  */
 struct flow {
 	struct peer *p;		/* a channel, or NULL */
@@ -296,34 +307,88 @@ static void flow_send(struct flow *f, unsigned char *buf, uint64_t seq)
 		tool_fail("sending %zu bytes: %s", f->msg, strerror(-ret));
 }
 
-static void flow_recv(struct flow *f, unsigned char *buf, uint64_t seq)
+static void flow_end(struct flow *f)
+{
+	if (f->p)
+		chan_put(f->p, NULL, 0);
+	else
+		close(f->fd);
+}
+
+/* Message @seq, or false at the end. */
+static bool flow_recv(struct flow *f, unsigned char *buf, uint64_t seq)
 {
 	uint64_t got = 0;
-	int ret;
+	ssize_t n;
 
 	if (f->p) {
-		chan_get(f->p, buf, f->msg);
+		n = ivshmem_chan_recv(f->p->ch, buf, f->msg, TIMEOUT_MS);
+		if (n < 0)
+			tool_fail("channel: receiving: %s", ivshmem_strerror((int)n));
+		if (n == 0)
+			return false;
+		if ((size_t)n != f->msg)
+			tool_fail("channel: received %zd bytes, not %zu", n, f->msg);
 	} else {
-		ret = get_all(f->fd, buf, f->msg);
+		int ret;
+
+		/* The first read says whether the end came: at a message's start only. */
+		do {
+			n = read(f->fd, buf, f->msg);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			tool_fail("receiving %zu bytes: %s", f->msg, strerror(errno));
+		if (n == 0)
+			return false;
+		ret = get_all(f->fd, buf + n, f->msg - (size_t)n);
 		if (ret < 0)
 			tool_fail("receiving %zu bytes: %s", f->msg, strerror(-ret));
 	}
 	memcpy(&got, buf, f->msg < sizeof(got) ? f->msg : sizeof(got));
 	if (f->msg >= sizeof(got) && got != seq)
 		tool_fail("message %" PRIu64 " came as %" PRIu64, seq, got);
+	return true;
 }
 
-/* Batch throughputs in MiB/s from the ends of the batches, sorted. */
-static void report_throughput(const struct opts *o, uint64_t per_batch, const uint64_t *ends,
+/*
+ * The times the batches ended, from the end of the warm-up on: @n + 1 of
+ * them for @n timed batches.
+ */
+struct ends {
+	uint64_t *t;
+	uint64_t n, room;
+};
+
+static void ends_add(struct ends *e, uint64_t t)
+{
+	if (e->n == e->room) {
+		e->room = e->room ? e->room * 2 : 1024;
+		e->t = realloc(e->t, e->room * sizeof(*e->t));
+		if (!e->t)
+			tool_fail("out of memory");
+	}
+	e->t[e->n++] = t;
+}
+
+/* Whether the sender may stop after @batches batches, started at @t0. */
+static bool enough(const struct opts *o, uint64_t batches, uint64_t warm, uint64_t t0)
+{
+	return batches >= warm + o->batches &&
+	       tool_now_ns() - t0 >= (uint64_t)(o->seconds * 1e9);
+}
+
+/* Batch throughputs in MiB/s from the ends of the batches. */
+static void report_throughput(const struct opts *o, uint64_t per_batch, const struct ends *e,
 			      uint64_t warm)
 {
-	uint64_t n = o->batches, *rate = calloc(n, sizeof(*rate));
+	uint64_t n = e->n - 1, *rate = calloc(n, sizeof(*rate));
 	double bytes = (double)(per_batch * o->msg);
-	if (!rate)
-		tool_fail("out of memory");
+
+	if (e->n < 2 || !rate)
+		tool_fail("no batch was timed");
 	/* MiB/s in thousandths, so that the integer helpers sort them. */
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t ns = ends[i + 1] - ends[i];
+		uint64_t ns = e->t[i + 1] - e->t[i];
 
 		rate[i] = (uint64_t)(bytes / (double)(ns ? ns : 1) * 1e9 / 1048576.0 * 1000.0);
 	}
@@ -332,13 +397,14 @@ static void report_throughput(const struct opts *o, uint64_t per_batch, const ui
 	       ", \"messages_per_batch\": %" PRIu64 ", \"batches\": %" PRIu64
 	       ", \"warm_up_batches\": %" PRIu64 ", \"chan_size\": %" PRIu64
 	       ", \"p50_mib_s\": %.1f, \"p99_mib_s\": %.1f, \"min_mib_s\": %.1f"
-	       ", \"max_mib_s\": %.1f, \"total_s\": %.3f}\n",
+	       ", \"max_mib_s\": %.1f, \"mean_mib_s\": %.1f, \"timed_s\": %.3f}\n",
 	       o->kind, o->msg, per_batch, n, warm, o->chan_size,
 	       (double)tool_percentile(rate, n, 50) / 1000,
 	       /* The p99 of a throughput is its slow end: the first percentile. */
 	       (double)tool_percentile(rate, n, 1) / 1000,
 	       (double)rate[0] / 1000, (double)rate[n - 1] / 1000,
-	       (double)(ends[n] - ends[0]) / 1e9);
+	       bytes * (double)n / ((double)(e->t[n] - e->t[0]) / 1e9) / 1048576.0,
+	       (double)(e->t[n] - e->t[0]) / 1e9);
 	free(rate);
 }
 
@@ -356,12 +422,12 @@ static void *xalloc(size_t len)
 static int throughput_memcpy(const struct opts *o, uint64_t per_batch, uint64_t warm)
 {
 	unsigned char *src = xalloc(o->msg), *dst = xalloc(o->msg);
-	uint64_t *ends = calloc(o->batches + 1, sizeof(*ends));
+	struct ends e = { 0 };
+	uint64_t t0;
 
-	if (!ends)
-		tool_fail("out of memory");
 	tool_pin_cpu(o->cpu[0]);
-	for (uint64_t b = 0; b < warm + o->batches; b++) {
+	t0 = tool_now_ns();
+	for (uint64_t b = 0; !enough(o, b, warm, t0); b++) {
 		for (uint64_t i = 0; i < per_batch; i++) {
 			src[0] = (unsigned char)i;
 			memcpy(dst, src, o->msg);
@@ -369,31 +435,153 @@ static int throughput_memcpy(const struct opts *o, uint64_t per_batch, uint64_t 
 			__asm__ __volatile__("" : : "r"(dst) : "memory");
 		}
 		if (b + 1 >= warm)
-			ends[b + 1 - warm] = tool_now_ns();
+			ends_add(&e, tool_now_ns());
 	}
-	report_throughput(o, per_batch, ends, warm);
-	free(ends);
+	report_throughput(o, per_batch, &e, warm);
+	free(e.t);
 	free(src);
 	free(dst);
 	return 0;
 }
 
+/*
+ * The receiver: takes messages until the end, notes when each batch
+ * ended, and sends the times back over @ctl.
+ */
+static void receive_batches(const struct opts *o, struct flow *f, uint64_t per_batch,
+			    uint64_t warm, int ctl)
+{
+	unsigned char *buf = xalloc(o->msg);
+	struct ends e = { 0 };
+	uint64_t i;
+
+	for (i = 0; flow_recv(f, buf, i); i++)
+		if ((i + 1) % per_batch == 0 && (i + 1) / per_batch >= warm)
+			ends_add(&e, tool_now_ns());
+	if (i % per_batch)
+		tool_fail("the stream ended within a batch, after message %" PRIu64, i);
+	ctl_put(ctl, &e.n, sizeof(e.n));
+	ctl_put(ctl, e.t, e.n * sizeof(*e.t));
+	free(e.t);
+	free(buf);
+}
+
+/*
+ * The same bytes through a bare ring of four message slots in memory the
+ * two processes share, both sides spinning, no library: what moving them
+ * from one CPU to the other costs at best.
+ */
+struct bare_ring {
+	_Atomic uint64_t tail;		/* messages written */
+	unsigned char pad0[56];
+	_Atomic uint64_t head;		/* messages taken */
+	unsigned char pad1[56];
+	_Atomic uint64_t end;		/* messages in all, + 1; 0: not yet known */
+	unsigned char pad2[56];
+};
+
+#define BARE_SLOTS	4
+
+static void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static int throughput_ring(const struct opts *o, uint64_t per_batch, uint64_t warm)
+{
+	size_t len = sizeof(struct bare_ring) + BARE_SLOTS * o->msg;
+	struct bare_ring *r;
+	unsigned char *slots, *buf;
+	struct ends e = { 0 };
+	int ctl[2];
+	uint64_t t0, b, seq;
+	pid_t pid;
+
+	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		tool_fail("mapping %zu bytes of shared memory: %s", len, strerror(errno));
+	memset(r, 0, len);
+	slots = (unsigned char *)(r + 1);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
+		tool_fail("control socketpair: %s", strerror(errno));
+	pid = fork_second();
+	if (pid == 0) {
+		uint64_t i;
+
+		tool_pin_cpu(o->cpu[1]);
+		close(ctl[0]);
+		buf = xalloc(o->msg);
+		for (i = 0;; i++) {
+			uint64_t end;
+
+			while (atomic_load_explicit(&r->tail, memory_order_acquire) == i) {
+				end = atomic_load_explicit(&r->end, memory_order_acquire);
+				if (end && end - 1 == i)
+					break;
+				relax();
+			}
+			if (atomic_load_explicit(&r->tail, memory_order_acquire) == i)
+				break;
+			memcpy(buf, slots + (i % BARE_SLOTS) * o->msg, o->msg);
+			atomic_store_explicit(&r->head, i + 1, memory_order_release);
+			memcpy(&seq, buf, o->msg < sizeof(seq) ? o->msg : sizeof(seq));
+			if (o->msg >= sizeof(seq) && seq != i)
+				tool_fail("message %" PRIu64 " came as %" PRIu64, i, seq);
+			if ((i + 1) % per_batch == 0 && (i + 1) / per_batch >= warm)
+				ends_add(&e, tool_now_ns());
+		}
+		ctl_put(ctl[1], &e.n, sizeof(e.n));
+		ctl_put(ctl[1], e.t, e.n * sizeof(*e.t));
+		_exit(0);
+	}
+	tool_pin_cpu(o->cpu[0]);
+	close(ctl[1]);
+	buf = xalloc(o->msg);
+	t0 = tool_now_ns();
+	for (b = 0; !enough(o, b, warm, t0); b++) {
+		for (uint64_t i = 0; i < per_batch; i++) {
+			seq = b * per_batch + i;
+			while (seq - atomic_load_explicit(&r->head, memory_order_acquire) >= BARE_SLOTS)
+				relax();
+			memcpy(buf, &seq, o->msg < sizeof(seq) ? o->msg : sizeof(seq));
+			memcpy(slots + (seq % BARE_SLOTS) * o->msg, buf, o->msg);
+			atomic_store_explicit(&r->tail, seq + 1, memory_order_release);
+		}
+	}
+	atomic_store_explicit(&r->end, b * per_batch + 1, memory_order_release);
+	ctl_get(ctl[0], &e.n, sizeof(e.n));
+	e.t = calloc(e.n ? e.n : 1, sizeof(*e.t));
+	if (!e.t)
+		tool_fail("out of memory");
+	ctl_get(ctl[0], e.t, e.n * sizeof(*e.t));
+	reap(pid);
+	close(ctl[0]);
+	munmap(r, len);
+	report_throughput(o, per_batch, &e, warm);
+	free(e.t);
+	free(buf);
+	return 0;
+}
+
 static int throughput(const struct opts *o)
 {
-	uint64_t per_batch = o->batch_bytes / o->msg, warm, total, *ends;
+	uint64_t per_batch = o->batch_bytes / o->msg, warm = 1, t0, b;
 	bool chan = !strcmp(o->kind, "chan");
 	int ctl[2], data[2] = { -1, -1 };
 	struct flow f = { .msg = o->msg };
 	struct peer p = { 0 };
+	struct ends e = { 0 };
 	unsigned char *buf;
 	pid_t pid;
 
 	if (per_batch == 0)
 		per_batch = 1;
-	warm = o->batches / 10 ? o->batches / 10 : 1;
 	if (!strcmp(o->kind, "memcpy"))
 		return throughput_memcpy(o, per_batch, warm);
-	total = (warm + o->batches) * per_batch;
+	if (!strcmp(o->kind, "ring"))
+		return throughput_ring(o, per_batch, warm);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
 		tool_fail("control socketpair: %s", strerror(errno));
 	if (!strcmp(o->kind, "socketpair")) {
@@ -403,14 +591,9 @@ static int throughput(const struct opts *o)
 		if (pipe2(data, O_CLOEXEC) < 0)
 			tool_fail("pipe: %s", strerror(errno));
 	}
-	buf = xalloc(o->msg);
-	ends = calloc(o->batches + 1, sizeof(*ends));
-	if (!ends)
-		tool_fail("out of memory");
 
 	pid = fork_second();
 	if (pid == 0) {
-		/* The receiver: the ends of the batches go back over ctl. */
 		tool_pin_cpu(o->cpu[1]);
 		close(ctl[0]);
 		if (chan) {
@@ -421,12 +604,7 @@ static int throughput(const struct opts *o)
 			f.fd = data[0];
 			close(data[1]);
 		}
-		for (uint64_t i = 0; i < total; i++) {
-			flow_recv(&f, buf, i);
-			if ((i + 1) % per_batch == 0 && (i + 1) / per_batch >= warm)
-				ends[(i + 1) / per_batch - warm] = tool_now_ns();
-		}
-		ctl_put(ctl[1], ends, (o->batches + 1) * sizeof(*ends));
+		receive_batches(o, &f, per_batch, warm, ctl[1]);
 		if (chan)
 			peer_close(&p);
 		_exit(0);
@@ -441,17 +619,26 @@ static int throughput(const struct opts *o)
 		f.fd = data[1];
 		close(data[0]);
 	}
-	for (uint64_t i = 0; i < total; i++)
-		flow_send(&f, buf, i);
-	ctl_get(ctl[0], ends, (o->batches + 1) * sizeof(*ends));
+	buf = xalloc(o->msg);
+	t0 = tool_now_ns();
+	for (b = 0; !enough(o, b, warm, t0); b++)
+		for (uint64_t i = 0; i < per_batch; i++)
+			flow_send(&f, buf, b * per_batch + i);
+	flow_end(&f);
+	ctl_get(ctl[0], &e.n, sizeof(e.n));
+	if (e.n != b + 1 - warm)
+		tool_fail("the receiver timed %" PRIu64 " batch ends of %" PRIu64, e.n,
+			  b + 1 - warm);
+	e.t = calloc(e.n, sizeof(*e.t));
+	if (!e.t)
+		tool_fail("out of memory");
+	ctl_get(ctl[0], e.t, e.n * sizeof(*e.t));
 	reap(pid);
 	if (chan)
 		peer_close(&p);
-	else
-		close(f.fd);
 	close(ctl[0]);
-	report_throughput(o, per_batch, ends, warm);
-	free(ends);
+	report_throughput(o, per_batch, &e, warm);
+	free(e.t);
 	free(buf);
 	return 0;
 }
@@ -599,24 +786,26 @@ int main(int argc, char **argv)
 		{ "msg", required_argument, NULL, 'm' },
 		{ "batch-bytes", required_argument, NULL, 'B' },
 		{ "batches", required_argument, NULL, 'b' },
+		{ "seconds", required_argument, NULL, 'T' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "chan-size", required_argument, NULL, 's' },
+		{ "spin-us", required_argument, NULL, 'u' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const tkinds[] = { "chan", "socketpair", "pipe", "memcpy", NULL };
+	static const char *const tkinds[] = { "chan", "socketpair", "pipe", "memcpy", "ring", NULL };
 	static const char *const rkinds[] = { "chan-sleep", "chan-spin", "doorbell", NULL };
 	struct opts o = {
-		.msg = 4096, .batch_bytes = 4 << 20, .batches = 30, .count = 10000,
+		.msg = 4096, .batch_bytes = 16 << 20, .batches = 5, .seconds = 1, .count = 10000,
 		.chan_size = 8200 << 10, .cpu = { -1, -1 },
 	};
-	char *comma;
+	char *comma, *end;
 	int c;
 
 	tool_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":S:k:m:B:b:n:s:c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":S:k:m:B:b:T:n:s:u:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			o.socket = optarg;
@@ -637,6 +826,12 @@ int main(int argc, char **argv)
 			if (!o.batches)
 				tool_usage("--batches: must be at least 1");
 			break;
+		case 'T':
+			o.seconds = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.seconds >= 0 && o.seconds <= 3600))
+				tool_usage("--seconds: '%s' is not a number of seconds up to 3600",
+					   optarg);
+			break;
 		case 'n':
 			o.count = tool_number("--count", optarg, 100000000, false);
 			if (!o.count)
@@ -644,6 +839,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			o.chan_size = tool_number("--chan-size", optarg, 1ULL << 40, true);
+			break;
+		case 'u':
+			o.spin_us = tool_number("--spin-us", optarg, IVSHMEM_CHAN_SPIN_MAX, false);
 			break;
 		case 'c':
 			comma = strchr(optarg, ',');
@@ -666,7 +864,7 @@ int main(int argc, char **argv)
 		tool_usage("%s needs --kind", o.cmd);
 	if (!one_of(o.kind, o.cmd[0] == 't' ? tkinds : rkinds))
 		tool_usage("--kind: '%s' is not one of %s", o.kind, o.cmd[0] == 't' ?
-			   "chan, socketpair, pipe, memcpy" : "chan-sleep, chan-spin, doorbell");
+			   "chan, socketpair, pipe, memcpy, ring" : "chan-sleep, chan-spin, doorbell");
 	if (!o.socket && (!strcmp(o.kind, "chan") || o.cmd[0] == 'r'))
 		tool_usage("--kind %s needs --socket", o.kind);
 	signal(SIGPIPE, SIG_IGN);
