@@ -39,6 +39,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,7 +58,8 @@ struct opts {
 
 static void help(void)
 {
-	printf("Usage: %s throughput --kind chan|socketpair|pipe|memcpy --msg BYTES [options]\n"
+	printf("Usage: %s throughput --kind chan|socketpair|pipe|memcpy|ring --msg BYTES\n"
+	       "           [options]\n"
 	       "       %s rtt --kind chan-sleep|chan-spin|doorbell [options]\n"
 	       "Channel benchmarks of make bench between two host processes; prints one\n"
 	       "JSON object.\n"
@@ -357,7 +359,35 @@ static bool flow_recv(struct flow *f, unsigned char *buf, uint64_t seq)
 struct ends {
 	uint64_t *t;
 	uint64_t n, room;
+	uint64_t sleeps[2];	/* voluntary context switches: sender, receiver */
 };
+
+static uint64_t voluntary_switches(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		tool_fail("getrusage: %s", strerror(errno));
+	return (uint64_t)ru.ru_nvcsw;
+}
+
+/* The receiver's part: the batch ends and its sleeps, over @ctl. */
+static void ends_put(int ctl, const struct ends *e, uint64_t sleeps)
+{
+	ctl_put(ctl, &e->n, sizeof(e->n));
+	ctl_put(ctl, e->t, e->n * sizeof(*e->t));
+	ctl_put(ctl, &sleeps, sizeof(sleeps));
+}
+
+static void ends_get(int ctl, struct ends *e)
+{
+	ctl_get(ctl, &e->n, sizeof(e->n));
+	e->t = calloc(e->n ? e->n : 1, sizeof(*e->t));
+	if (!e->t)
+		tool_fail("out of memory");
+	ctl_get(ctl, e->t, e->n * sizeof(*e->t));
+	ctl_get(ctl, &e->sleeps[1], sizeof(e->sleeps[1]));
+}
 
 static void ends_add(struct ends *e, uint64_t t)
 {
@@ -397,14 +427,17 @@ static void report_throughput(const struct opts *o, uint64_t per_batch, const st
 	       ", \"messages_per_batch\": %" PRIu64 ", \"batches\": %" PRIu64
 	       ", \"warm_up_batches\": %" PRIu64 ", \"chan_size\": %" PRIu64
 	       ", \"p50_mib_s\": %.1f, \"p99_mib_s\": %.1f, \"min_mib_s\": %.1f"
-	       ", \"max_mib_s\": %.1f, \"mean_mib_s\": %.1f, \"timed_s\": %.3f}\n",
+	       ", \"max_mib_s\": %.1f, \"mean_mib_s\": %.1f, \"timed_s\": %.3f"
+	       ", \"sender_sleeps_per_msg\": %.3f, \"receiver_sleeps_per_msg\": %.3f}\n",
 	       o->kind, o->msg, per_batch, n, warm, o->chan_size,
 	       (double)tool_percentile(rate, n, 50) / 1000,
 	       /* The p99 of a throughput is its slow end: the first percentile. */
 	       (double)tool_percentile(rate, n, 1) / 1000,
 	       (double)rate[0] / 1000, (double)rate[n - 1] / 1000,
 	       bytes * (double)n / ((double)(e->t[n] - e->t[0]) / 1e9) / 1048576.0,
-	       (double)(e->t[n] - e->t[0]) / 1e9);
+	       (double)(e->t[n] - e->t[0]) / 1e9,
+	       (double)e->sleeps[0] / (double)((n + warm) * per_batch),
+	       (double)e->sleeps[1] / (double)((n + warm) * per_batch));
 	free(rate);
 }
 
@@ -452,16 +485,15 @@ static void receive_batches(const struct opts *o, struct flow *f, uint64_t per_b
 			    uint64_t warm, int ctl)
 {
 	unsigned char *buf = xalloc(o->msg);
+	uint64_t i, sleeps = voluntary_switches();
 	struct ends e = { 0 };
-	uint64_t i;
 
 	for (i = 0; flow_recv(f, buf, i); i++)
 		if ((i + 1) % per_batch == 0 && (i + 1) / per_batch >= warm)
 			ends_add(&e, tool_now_ns());
 	if (i % per_batch)
 		tool_fail("the stream ended within a batch, after message %" PRIu64, i);
-	ctl_put(ctl, &e.n, sizeof(e.n));
-	ctl_put(ctl, e.t, e.n * sizeof(*e.t));
+	ends_put(ctl, &e, voluntary_switches() - sleeps);
 	free(e.t);
 	free(buf);
 }
@@ -508,11 +540,12 @@ static int throughput_ring(const struct opts *o, uint64_t per_batch, uint64_t wa
 		tool_fail("control socketpair: %s", strerror(errno));
 	pid = fork_second();
 	if (pid == 0) {
-		uint64_t i;
+		uint64_t i, sleeps;
 
 		tool_pin_cpu(o->cpu[1]);
 		close(ctl[0]);
 		buf = xalloc(o->msg);
+		sleeps = voluntary_switches();
 		for (i = 0;; i++) {
 			uint64_t end;
 
@@ -532,13 +565,13 @@ static int throughput_ring(const struct opts *o, uint64_t per_batch, uint64_t wa
 			if ((i + 1) % per_batch == 0 && (i + 1) / per_batch >= warm)
 				ends_add(&e, tool_now_ns());
 		}
-		ctl_put(ctl[1], &e.n, sizeof(e.n));
-		ctl_put(ctl[1], e.t, e.n * sizeof(*e.t));
+		ends_put(ctl[1], &e, voluntary_switches() - sleeps);
 		_exit(0);
 	}
 	tool_pin_cpu(o->cpu[0]);
 	close(ctl[1]);
 	buf = xalloc(o->msg);
+	e.sleeps[0] = voluntary_switches();
 	t0 = tool_now_ns();
 	for (b = 0; !enough(o, b, warm, t0); b++) {
 		for (uint64_t i = 0; i < per_batch; i++) {
@@ -551,11 +584,8 @@ static int throughput_ring(const struct opts *o, uint64_t per_batch, uint64_t wa
 		}
 	}
 	atomic_store_explicit(&r->end, b * per_batch + 1, memory_order_release);
-	ctl_get(ctl[0], &e.n, sizeof(e.n));
-	e.t = calloc(e.n ? e.n : 1, sizeof(*e.t));
-	if (!e.t)
-		tool_fail("out of memory");
-	ctl_get(ctl[0], e.t, e.n * sizeof(*e.t));
+	e.sleeps[0] = voluntary_switches() - e.sleeps[0];
+	ends_get(ctl[0], &e);
 	reap(pid);
 	close(ctl[0]);
 	munmap(r, len);
@@ -620,19 +650,17 @@ static int throughput(const struct opts *o)
 		close(data[0]);
 	}
 	buf = xalloc(o->msg);
+	e.sleeps[0] = voluntary_switches();
 	t0 = tool_now_ns();
 	for (b = 0; !enough(o, b, warm, t0); b++)
 		for (uint64_t i = 0; i < per_batch; i++)
 			flow_send(&f, buf, b * per_batch + i);
 	flow_end(&f);
-	ctl_get(ctl[0], &e.n, sizeof(e.n));
+	e.sleeps[0] = voluntary_switches() - e.sleeps[0];
+	ends_get(ctl[0], &e);
 	if (e.n != b + 1 - warm)
 		tool_fail("the receiver timed %" PRIu64 " batch ends of %" PRIu64, e.n,
 			  b + 1 - warm);
-	e.t = calloc(e.n, sizeof(*e.t));
-	if (!e.t)
-		tool_fail("out of memory");
-	ctl_get(ctl[0], e.t, e.n * sizeof(*e.t));
 	reap(pid);
 	if (chan)
 		peer_close(&p);
