@@ -14,11 +14,12 @@
  *       The receiver notes the time at the end of every batch of
  *       --batch-bytes; a batch's throughput is its bytes over the time
  *       since the previous batch ended, the first batch being a warm-up.
- *   rtt --kind chan-sleep|chan-spin|doorbell
+ *   rtt --kind chan-sleep|chan-spin|doorbell|doorbell-wait
  *       round trips of a 64-byte message through a channel whose two
  *       sides sleep at once (IVSHMEM_CHAN_NO_SPIN) or spin first (the
  *       default spin), or of a bare doorbell: ivshmem_ring() the peer's
- *       vector, which waits in poll() on its eventfd and rings back
+ *       vector, which waits in poll() on its eventfd and rings back; or
+ *       waits in ivshmem_wait() (doorbell-wait), as a channel does
  *
  * The first process sends (or starts the round trips) on the first CPU of
  * --cpus, the second receives (or answers) on the second.  The channel is
@@ -60,7 +61,7 @@ static void help(void)
 {
 	printf("Usage: %s throughput --kind chan|socketpair|pipe|memcpy|ring --msg BYTES\n"
 	       "           [options]\n"
-	       "       %s rtt --kind chan-sleep|chan-spin|doorbell [options]\n"
+	       "       %s rtt --kind chan-sleep|chan-spin|doorbell|doorbell-wait [options]\n"
 	       "Channel benchmarks of make bench between two host processes; prints one\n"
 	       "JSON object.\n"
 	       "\n"
@@ -673,12 +674,25 @@ static int throughput(const struct opts *o)
 
 /* ----------------------------------------------------------- round trips */
 
-/* Wait for a ring of the own vector 0: poll() on its eventfd, then read it. */
-static void doorbell_wait(struct peer *p, int fd)
+/*
+ * Wait for a ring of the own vector 0: poll() on its eventfd, then read
+ * it; or (@lib) ivshmem_wait(), which also takes in the server's messages.
+ */
+static void doorbell_wait(struct peer *p, int fd, bool lib)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int ret;
 
+	while (lib) {
+		unsigned int vector = 0;
+		struct ivshmem_irq irq;
+
+		ret = ivshmem_wait(p->dev, &vector, 1, TIMEOUT_MS, &irq);
+		if (ret < 0)
+			tool_fail("waiting for the peer's ring: %s", ivshmem_strerror(ret));
+		if (irq.vector == 0)
+			return;
+	}
 	for (;;) {
 		ret = poll(&pfd, 1, TIMEOUT_MS);
 		if (ret < 0 && errno == EINTR)
@@ -704,7 +718,7 @@ static void doorbell_ring(struct peer *p)
 
 static int rtt(const struct opts *o)
 {
-	bool doorbell = !strcmp(o->kind, "doorbell");
+	bool doorbell = !strncmp(o->kind, "doorbell", 8), lib = !strcmp(o->kind, "doorbell-wait");
 	unsigned int flags = !strcmp(o->kind, "chan-sleep") ? IVSHMEM_CHAN_NO_SPIN : 0;
 	uint64_t warm = warm_up(o->count), total = warm + o->count, *lat;
 	unsigned char msg[RTT_MSG] = { 0 };
@@ -736,7 +750,7 @@ static int rtt(const struct opts *o)
 		ctl_put(ctl[1], &ready, 1);
 		for (uint64_t i = 0; i < total; i++) {
 			if (doorbell) {
-				doorbell_wait(&p, fd);
+				doorbell_wait(&p, fd, lib);
 				doorbell_ring(&p);
 			} else {
 				chan_get(&p, msg, sizeof(msg));
@@ -771,7 +785,7 @@ static int rtt(const struct opts *o)
 
 		if (doorbell) {
 			doorbell_ring(&p);
-			doorbell_wait(&p, fd);
+			doorbell_wait(&p, fd, lib);
 		} else {
 			memcpy(msg, &i, sizeof(i));
 			chan_put(&p, msg, sizeof(msg));
@@ -823,7 +837,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const tkinds[] = { "chan", "socketpair", "pipe", "memcpy", "ring", NULL };
-	static const char *const rkinds[] = { "chan-sleep", "chan-spin", "doorbell", NULL };
+	static const char *const rkinds[] = { "chan-sleep", "chan-spin", "doorbell", "doorbell-wait", NULL };
 	struct opts o = {
 		.msg = 4096, .batch_bytes = 16 << 20, .batches = 5, .seconds = 1, .count = 10000,
 		.chan_size = 8200 << 10, .cpu = { -1, -1 },
@@ -892,7 +906,7 @@ int main(int argc, char **argv)
 		tool_usage("%s needs --kind", o.cmd);
 	if (!one_of(o.kind, o.cmd[0] == 't' ? tkinds : rkinds))
 		tool_usage("--kind: '%s' is not one of %s", o.kind, o.cmd[0] == 't' ?
-			   "chan, socketpair, pipe, memcpy, ring" : "chan-sleep, chan-spin, doorbell");
+			   "chan, socketpair, pipe, memcpy, ring" : "chan-sleep, chan-spin, doorbell, doorbell-wait");
 	if (!o.socket && (!strcmp(o.kind, "chan") || o.cmd[0] == 'r'))
 		tool_usage("--kind %s needs --socket", o.kind);
 	signal(SIGPIPE, SIG_IGN);
