@@ -837,7 +837,9 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const tkinds[] = { "chan", "socketpair", "pipe", "memcpy", "ring", NULL };
-	static const char *const rkinds[] = { "chan-sleep", "chan-spin", "doorbell", "doorbell-wait", NULL };
+	static const char *const rkinds[] = {
+		"chan-sleep", "chan-spin", "doorbell", "doorbell-wait", NULL,
+	};
 	struct opts o = {
 		.msg = 4096, .batch_bytes = 16 << 20, .batches = 5, .seconds = 1, .count = 10000,
 		.chan_size = 8200 << 10, .cpu = { -1, -1 },
@@ -906,7 +908,8 @@ int main(int argc, char **argv)
 		tool_usage("%s needs --kind", o.cmd);
 	if (!one_of(o.kind, o.cmd[0] == 't' ? tkinds : rkinds))
 		tool_usage("--kind: '%s' is not one of %s", o.kind, o.cmd[0] == 't' ?
-			   "chan, socketpair, pipe, memcpy, ring" : "chan-sleep, chan-spin, doorbell, doorbell-wait");
+			   "chan, socketpair, pipe, memcpy, ring" :
+			   "chan-sleep, chan-spin, doorbell, doorbell-wait");
 	if (!o.socket && (!strcmp(o.kind, "chan") || o.cmd[0] == 'r'))
 		tool_usage("--kind %s needs --socket", o.kind);
 	signal(SIGPIPE, SIG_IGN);
