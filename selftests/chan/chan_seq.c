@@ -2,11 +2,13 @@
 /*
  * chan_seq - numbered messages through a channel of libivshmem, checked
  *
- *   chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE]
+ *   chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE] [--then N]
  *   chan_seq recv DEVICE PEER [OFFSET SIZE] [--stall N FILE] [--first-error]
  *
  * send: messages 0..COUNT-1 of generation GEN (COUNT 0: until killed or
- * refused), then an orderly close.  Each message carries its generation
+ * refused), then an orderly close.  With --then N, an ECONNRESET (the
+ * receiver restarted) is not the end: it says "reset after M messages"
+ * and sends messages 0..N-1 of generation GEN + 1 instead, then closes.  Each message carries its generation
  * and number and a body whose length and bytes follow from both, so that
  * a receiver can tell a message from another one, or from a torn one.
  *
@@ -87,7 +89,7 @@ static const char *ename(long err)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE]\n"
+	fprintf(stderr, "usage: chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE] [--then N]\n"
 			"       chan_seq recv DEVICE PEER [OFFSET SIZE] [--stall N FILE] "
 			"[--first-error]\n");
 	exit(2);
@@ -133,18 +135,30 @@ static struct ivshmem_chan *open_chan(const char *spec, const char *peer, const 
 
 static int do_send(int argc, char **argv)
 {
+	const char *off = NULL, *size = NULL;
 	struct ivshmem *dev;
 	struct ivshmem_chan *ch;
 	unsigned char *buf;
-	uint64_t gen, count, seq;
+	uint64_t gen, count, seq, then = 0;
+	int through_reset = 0;
 	size_t max;
 
-	if (argc != 6 && argc != 8)
+	if (argc < 6)
 		usage();
 	gen = number(argv[4]);
 	count = number(argv[5]);
-	ch = open_chan(argv[2], argv[3], argc == 8 ? argv[6] : NULL, argc == 8 ? argv[7] : NULL,
-		       &dev);
+	for (int i = 6; i < argc; i++) {
+		if (!strcmp(argv[i], "--then") && i + 1 < argc) {
+			then = number(argv[++i]);
+			through_reset = 1;
+		} else if (!off && i + 1 < argc && argv[i][0] != '-') {
+			off = argv[i++];
+			size = argv[i];
+		} else {
+			usage();
+		}
+	}
+	ch = open_chan(argv[2], argv[3], off, size, &dev);
 	max = ivshmem_chan_max_msg(ch);
 	buf = malloc(max);
 	if (!buf || max < HDR)
@@ -155,6 +169,14 @@ static int do_send(int argc, char **argv)
 		size_t len = make_msg(buf, gen, seq, max);
 		int ret = ivshmem_chan_send(ch, buf, len, TIMEOUT_MS);
 
+		if (ret == -ECONNRESET && through_reset) {
+			printf("reset after %llu messages\n", (unsigned long long)seq);
+			through_reset = 0;
+			gen++;
+			count = then;
+			seq = (uint64_t)-1;	/* 0 at the next turn */
+			continue;
+		}
 		if (ret < 0) {
 			printf("error: %s after %llu messages\n", ename(ret),
 			       (unsigned long long)seq);

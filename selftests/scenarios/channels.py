@@ -56,10 +56,10 @@ sum() { sha256sum "$1" | cut -c1-64; }
 size() { wc -c < "$1" | tr -d ' '; }
 # host_info: the line the host wrote for this guest
 host_info() { ivshmem-dump --raw --offset 0x40 --length 128 | tr -d '\000' | head -n 1; }
-# until_stalled: chan_seq recv --stall (started as seqrx) stopped taking
+# until_stalled NAME: chan_seq recv --stall, started as NAME, stopped taking
 until_stalled() {
 	_t=1200
-	until grep -q "^stalled after" /tmp/seqrx.err; do
+	until grep -q "^stalled after" /tmp/$1.err; do
 		_t=$((_t - 1))
 		[ $_t -gt 0 ] || return 1
 		sleep 0.1
@@ -225,7 +225,7 @@ hsync host_end > /dev/null
     a.run(r'''
 check seq_receiver_opens start_bg seqrx "receiving as peer" $SEQ recv $dev 1 --stall 20 /tmp/go
 hsync seq_rx > /dev/null
-check seq_receiver_stalls_after_20 until_stalled
+check seq_receiver_stalls_after_20 until_stalled seqrx
 hsync seq_stalled > /dev/null
 hsync seq_restarted > /dev/null
 touch /tmp/go
@@ -251,6 +251,40 @@ check seq_restarted_sender_ends ended seqtx2 120
 end_bg seqtx2
 check_eq seq_restarted_sender_exits_0 $? 0
 check_eq seq_restarted_sender_sent_200 "$(cat /tmp/seqtx2.out)" "sent 200 messages"
+''')
+
+    # --- the other way: the receiver killed while the ring is full, and
+    # restarted; the sender in b keeps its channel
+    a.run(r'''
+check seq2_receiver_opens start_bg seqrx2 "receiving as peer" $SEQ recv $dev 1 --stall 20 /tmp/never
+hsync seq2_rx > /dev/null
+check seq2_receiver_stalls_after_20 until_stalled seqrx2
+sleep 2
+check seq2_receiver_alive_mid_transfer kill -0 "$(cat /tmp/seqrx2.pid)"
+kill -9 "$(cat /tmp/seqrx2.pid)"
+end_bg seqrx2
+check_eq seq2_receiver_killed $? 137
+check seq2_receiver_restarts start_bg seqrx3 "receiving as peer" $SEQ recv $dev 1
+check seq2_restarted_receiver_ends ended seqrx3 120
+end_bg seqrx3
+check_eq seq2_restarted_receiver_exits_0 $? 0
+diag /tmp/seqrx3.out
+check_eq seq2_restarted_receiver_gets_the_new_messages_only "$(cat /tmp/seqrx3.out | tr '\n' '|')" \
+	"gen 2: 200 messages in order|end: closed|"
+hsync seq2_done > /dev/null
+''')
+    b.run(r'''
+hsync seq2_rx > /dev/null
+check seq2_sender_opens start_bg seqtx3 "sending as peer" $SEQ send $dev 0 1 0 --then 200
+check seq2_sender_ends ended seqtx3 180
+end_bg seqtx3
+check_eq seq2_sender_exits_0 $? 0
+diag /tmp/seqtx3.out
+check_eq seq2_sender_reset_once_then_200 "$(sed 's/after [0-9]* messages/after N messages/' /tmp/seqtx3.out | tr '\n' '|')" \
+	"reset after N messages|sent 200 messages|"
+n=$(sed -n 's/^reset after \([0-9]*\) messages$/\1/p' /tmp/seqtx3.out)
+check seq2_sender_had_sent_more_than_taken test "${n:-0}" -gt 20
+hsync seq2_done > /dev/null
 ''')
 
     # --- a host peer killed mid-stream: guest b's ivshmem-pipe learns from
