@@ -27,6 +27,7 @@ import os
 import random
 import re
 import signal
+import struct
 import subprocess
 import threading
 import time
@@ -43,6 +44,15 @@ HOST_INFO_AT = 0x40
 GUEST_SUM_AT = 0x100
 SCRIBBLE_AT = 0x80000
 SCRIBBLE_SIZE = 0x10000
+# Two more channels, where the host writes one value that a correct peer
+# cannot write: an rx_head ahead of what was sent (the sender must say
+# EPROTO), a tx_tail behind what was received (the receiver must).  The
+# lower ID's control block is at the start, the higher ID's 2048 bytes on.
+BAD_HEAD_AT = 0x90000
+BAD_TAIL_AT = 0xa0000
+CTRL_HIGH = 2048
+TX_TAIL = 128
+RX_HEAD = 256
 
 LIB = r'''
 SEQ=/ksft/chan/chan_seq
@@ -331,6 +341,58 @@ check_eq kill_pipe_says_it_once "$(grep -c 'the peer restarted or left' /tmp/kp.
 check kill_pipe_names_the_receive grep -q "^ivshmem-pipe: $dev: receive from peer $h: the peer restarted or left; data may have been lost\$" /tmp/kp.err
 check_eq kill_pipe_says_nothing_else "$(wc -l < /tmp/kp.err)" 2
 rm -f /tmp/kp.out
+''')
+
+    # --- one impossible value each: the side that reads it says EPROTO
+    s.at('bad_head', lambda: srv.write(BAD_HEAD_AT + RX_HEAD,
+                                       struct.pack('<Q', 0xdeadbeefdeadbee8)))
+    s.at('bad_tail', lambda: srv.write(BAD_TAIL_AT + CTRL_HIGH + TX_TAIL, struct.pack('<Q', 3)))
+    a.run(r'''
+check bad_head_receiver_opens start_bg bhrx "receiving as peer" $SEQ recv $dev 1 0x90000 0x10000 --stall 5 /tmp/never
+hsync bad_head_open > /dev/null
+check bad_head_receiver_stalls until_stalled bhrx
+sleep 2
+hsync bad_head > /dev/null
+hsync bad_head_done > /dev/null
+kill -9 "$(cat /tmp/bhrx.pid)"
+end_bg bhrx
+
+check bad_tail_receiver_opens start_bg btrx "receiving as peer" $SEQ recv $dev 1 0xa0000 0x10000 --stall 5 /tmp/bt_go --first-error
+hsync bad_tail_open > /dev/null
+check bad_tail_receiver_stalls until_stalled btrx
+sleep 2
+hsync bad_tail > /dev/null
+touch /tmp/bt_go
+check bad_tail_receiver_ends ended btrx 60
+end_bg btrx
+check_eq bad_tail_receiver_exits_1 $? 1
+diag /tmp/btrx.out
+check_eq bad_tail_receiver_says_eproto "$(cat /tmp/btrx.out | tr '\n' '|')" \
+	"gen 6: 5 messages in order|error: EPROTO|"
+hsync bad_tail_done > /dev/null
+''')
+    b.run(r'''
+check bad_head_sender_opens start_bg bhtx "sending as peer" $SEQ send $dev 0 5 0 0x90000 0x10000
+hsync bad_head_open > /dev/null
+hsync bad_head > /dev/null
+check bad_head_sender_ends ended bhtx 60
+end_bg bhtx
+check_eq bad_head_sender_exits_1 $? 1
+diag /tmp/bhtx.out
+check_eq bad_head_sender_says_eproto "$(sed 's/after [0-9]* messages/after N messages/' /tmp/bhtx.out)" \
+	"error: EPROTO after N messages"
+hsync bad_head_done > /dev/null
+
+check bad_tail_sender_opens start_bg bttx "sending as peer" $SEQ send $dev 0 6 0 0xa0000 0x10000
+hsync bad_tail_open > /dev/null
+hsync bad_tail > /dev/null
+check bad_tail_sender_ends ended bttx 60
+end_bg bttx
+check_eq bad_tail_sender_exits_1 $? 1
+diag /tmp/bttx.out
+check_eq bad_tail_sender_then_sees_the_receiver_reset "$(sed 's/after [0-9]* messages/after N messages/' /tmp/bttx.out)" \
+	"error: ECONNRESET after N messages"
+hsync bad_tail_done > /dev/null
 ''')
 
     # --- a host process scribbles over a channel while the guests use it
