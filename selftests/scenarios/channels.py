@@ -6,21 +6,30 @@ ivshmem.ko (character device), guest b on uio_ivshmem (UIO), so a and b
 get peer IDs 0 and 1; host processes are peers through the library's host
 backend.
 
-Checked: the example of the manual page as it is written (printf hello |
-ivshmem-pipe --peer 1 in a, ivshmem-pipe --peer 0 in b prints hello);
-8 MiB of random data each way at once between the guests, and between
-guest b and an ivshmem-pipe on the host, each side's SHA-256 against what
-the other sent, the end of the input ending the other's output and both
-exiting 0; a sender killed (SIGKILL) while its ring is full and restarted:
-the receiver, which keeps its channel open, takes the messages before the
-kill in order, gets ECONNRESET once, then the new sender's messages from
-the first, none of the old ones (chan_seq numbers and checks each
-message); a host ivshmem-pipe killed mid-stream: the guest's ivshmem-pipe
-says once that the peer left (presence) and exits 1; a host process
-writing random bytes over a channel's memory while the guests use it: both
-ends stop with a documented error (or, for the receiver, a message the
-scribbler changed, which it reports), never with a signal or a hang, and
-after that two new ivshmem-pipe move 1 MiB each way over the same memory.
+Checked:
+- the example of the manual page as it is written: printf hello |
+  ivshmem-pipe --peer 1 in a, and ivshmem-pipe --peer 0 in b prints hello;
+- 8 MiB of random data each way at once between the guests, and between
+  each guest and an ivshmem-pipe on the host (both guests at the same
+  time): each side's SHA-256 against what the other sent, the end of the
+  input ending the other's output, both exiting 0;
+- a sender killed (SIGKILL) while its ring is full and started again: the
+  receiver, which keeps its channel, takes the messages before the kill in
+  order, gets ECONNRESET once, then the new sender's messages from the
+  first and none of the old ones (chan_seq numbers each message and checks
+  its length and bytes); and the other way, the receiver killed and
+  started again under a sender that keeps its channel: ECONNRESET once to
+  the sender, and the new receiver gets only what was sent after it;
+- a host ivshmem-pipe killed mid-stream: the guest's ivshmem-pipe learns
+  from the presence table that it left, says so in one line, exits 1;
+- one value a correct peer cannot write, put by the host into a channel:
+  an rx_head ahead of all that was sent (the blocked sender says EPROTO),
+  a tx_tail behind what was received (the stalled receiver says EPROTO);
+- a host process writing random bytes over a channel while the guests use
+  it: both ends stop in time with a documented error (or, for the
+  receiver, a message changed in the ring, which it reports), never with
+  a signal or a hang; then two new ivshmem-pipe move 1 MiB each way over
+  the same, still scribbled, memory.
 The kernel logs must stay clean."""
 import hashlib
 import os
@@ -37,11 +46,12 @@ PIPE = os.path.join(TOP, 'userspace', 'tools', 'ivshmem-pipe')
 
 BIG = 8 << 20
 # The shared memory (2 MiB, the header in its last page): what the host
-# tells guest b (its peer ID, a checksum) at 0x40, what b tells the host at
-# 0x100, the channel the host scribbles on at 0x80000; the pairs' default
-# slots are at the end, below the header.
-HOST_INFO_AT = 0x40
-GUEST_SUM_AT = 0x100
+# tells the guest of ID i (its peer ID, a checksum) at 0x1000 + 0x100 * i,
+# what the guest tells the host at 0x2000 + 0x100 * i, the channel the host
+# scribbles on at 0x80000; the pairs' default slots are at the end, below
+# the header.
+HOST_INFO_AT = 0x1000
+GUEST_SUM_AT = 0x2000
 SCRIBBLE_AT = 0x80000
 SCRIBBLE_SIZE = 0x10000
 # Two more channels, where the host writes one value that a correct peer
@@ -64,8 +74,8 @@ backend=$(jstr "$line" backend)
 sum() { sha256sum "$1" | cut -c1-64; }
 # size FILE: its size in bytes
 size() { wc -c < "$1" | tr -d ' '; }
-# host_info: the line the host wrote for this guest
-host_info() { ivshmem-dump --raw --offset 0x40 --length 128 | tr -d '\000' | head -n 1; }
+# host_info: the line the host wrote for this guest (at 0x1000 + 0x100 * ID)
+host_info() { ivshmem-dump --raw --offset $((0x1000 + 0x100 * id)) --length 128 | tr -d '\000' | head -n 1; }
 # until_stalled NAME: chan_seq recv --stall, started as NAME, stopped taking
 until_stalled() {
 	_t=1200
@@ -163,56 +173,62 @@ check_eq hello_is_five_bytes "$(size /tmp/hello.out)" 5
     a.run('xfer big 1 %d' % BIG)
     b.run('xfer big 0 %d' % BIG)
 
-    # --- guest b and the host: 8 MiB each way at once
-    data = os.path.join(s.workdir, 'host.tx')
-    got = os.path.join(s.workdir, 'host.rx')
+    # --- each guest and a host ivshmem-pipe: 8 MiB each way at once, both
+    # guests at the same time
+    names = {0: 'a', 1: 'b'}
 
-    def host_pipe(key, stdin, stdout, extra=()):
-        """ivshmem-pipe on the host to guest b; its peer ID, from -V."""
-        p = subprocess.Popen([PIPE, '-V', '-d', spec, '--peer', '1'] + list(extra),
+    def host_pipe(key, gid, stdin, stdout):
+        '''ivshmem-pipe on the host to guest ID gid; its own peer ID, from -V.'''
+        p = subprocess.Popen([PIPE, '-V', '-d', spec, '--peer', str(gid)],
                              stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
                              start_new_session=True)
         s.procs.append(p)
         host[key] = p
         line = readline(p.stderr)
-        m = re.search(r'channel to peer 1 as peer (\d+),', line)
-        s.check('host %s: ivshmem-pipe opens a channel to guest b' % key, m, line)
+        m = re.search(r'channel to peer %d as peer (\d+),' % gid, line)
+        s.check('host %s: ivshmem-pipe opens a channel to guest %s' % (key, names[gid]), m,
+                line)
         return m.group(1) if m else '-'
 
     def host_start():
-        blob = os.urandom(BIG)
-        with open(data, 'wb') as f:
-            f.write(blob)
-        with open(data, 'rb') as fin, open(got, 'wb') as fout:
-            hid = host_pipe('xfer', fin, fout)
-        srv.write(HOST_INFO_AT, ('%s %s\n\0' % (hid, hashlib.sha256(blob).hexdigest()))
-                  .encode())
+        for gid in names:
+            tx = os.path.join(s.workdir, 'host%d.tx' % gid)
+            blob = os.urandom(BIG)
+            with open(tx, 'wb') as f:
+                f.write(blob)
+            with open(tx, 'rb') as fin, \
+                    open(os.path.join(s.workdir, 'host%d.rx' % gid), 'wb') as fout:
+                hid = host_pipe('xfer%d' % gid, gid, fin, fout)
+            srv.write(HOST_INFO_AT + 0x100 * gid,
+                      ('%s %s\n\0' % (hid, hashlib.sha256(blob).hexdigest())).encode())
 
     def host_end():
-        p = host.pop('xfer')
-        try:
-            _, err = p.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            _, err = p.communicate()
-        err = err.decode(errors='replace')
-        s.check('host ivshmem-pipe to guest b exits 0', p.returncode == 0,
-                'exit %s: %s' % (p.returncode, err))
-        s.check('host ivshmem-pipe -V: 8 MiB each way',
-                'sent %d bytes, received %d bytes' % (BIG, BIG) in err, err)
-        want = srv.read(GUEST_SUM_AT, 64).decode(errors='replace')
-        with open(got, 'rb') as f:
-            blob = f.read()
-        s.check('the host received all that guest b sent', len(blob) == BIG, str(len(blob)))
-        s.check('the host received what guest b sent (SHA-256)',
-                hashlib.sha256(blob).hexdigest() == want, want)
+        for gid, name in names.items():
+            p = host.pop('xfer%d' % gid)
+            try:
+                _, err = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                _, err = p.communicate()
+            err = err.decode(errors='replace')
+            s.check('host ivshmem-pipe to guest %s exits 0' % name, p.returncode == 0,
+                    'exit %s: %s' % (p.returncode, err))
+            s.check('host ivshmem-pipe -V to guest %s: 8 MiB each way' % name,
+                    'sent %d bytes, received %d bytes' % (BIG, BIG) in err, err)
+            want = srv.read(GUEST_SUM_AT + 0x100 * gid, 64).decode(errors='replace')
+            with open(os.path.join(s.workdir, 'host%d.rx' % gid), 'rb') as f:
+                blob = f.read()
+            s.check('the host received all that guest %s sent' % name, len(blob) == BIG,
+                    str(len(blob)))
+            s.check('the host received what guest %s sent (SHA-256)' % name,
+                    hashlib.sha256(blob).hexdigest() == want, want)
 
     s.at('host_start', host_start)
     s.at('host_end', host_end)
-    a.run('hsync host_start > /dev/null; hsync host_end > /dev/null')
-    b.run(r'''
+    for g in (a, b):
+        g.run(r'''
 head -c %d /dev/urandom > /tmp/host.tx
-printf '%%s' "$(sum /tmp/host.tx)" | ivshmem-dump --write --offset 0x100
+printf '%%s' "$(sum /tmp/host.tx)" | ivshmem-dump --write --offset $((0x2000 + 0x100 * id))
 hsync host_start > /dev/null
 set -- $(host_info)
 h=$1
@@ -310,9 +326,9 @@ hsync seq2_done > /dev/null
             pass
 
     def kill_start():
-        hid = host_pipe('kill', subprocess.PIPE, subprocess.DEVNULL)
+        hid = host_pipe('kill', 1, subprocess.PIPE, subprocess.DEVNULL)
         threading.Thread(target=feed, args=(host['kill'],), daemon=True).start()
-        srv.write(HOST_INFO_AT, ('%s\n\0' % hid).encode())
+        srv.write(HOST_INFO_AT + 0x100, ('%s\n\0' % hid).encode())
 
     def kill_now():
         p = host.pop('kill')
