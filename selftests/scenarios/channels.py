@@ -133,7 +133,7 @@ def readline(stream, timeout=60):
 
 
 def scenario(s):
-    s.timeout = 900
+    s.timeout = 600
     srv = s.server(vectors=2, size='2M', args=['--presence'])
     spec = 'unix:' + srv.sock
     host = {}
