@@ -149,6 +149,7 @@ struct ivshmem_chan {
 	bool paired;		/* and the peer took ours */
 	bool peer_polls;
 	bool epoch_known;
+	bool epoch_retry;	/* the table could not be read at pairing: ask again */
 	uint32_t epoch;		/* the peer's in the presence table, at pairing */
 	_Atomic bool linked;	/* @paired, for the waiters, who hold no lock */
 	_Atomic bool nap;	/* wait by napping: we poll, or the peer cannot ring */
@@ -371,6 +372,7 @@ static void new_session(struct ivshmem_chan *ch)
 	ch->peer_session = 0;
 	set_paired(ch, false, false);
 	ch->epoch_known = false;
+	ch->epoch_retry = false;
 	st64(&me->session, ch->session, memory_order_release);
 }
 
@@ -412,7 +414,24 @@ static void end_pairing(struct ivshmem_chan *ch, const struct peer_view *v, int 
 	reset_positions(ch);
 	ch->peer_session = 0;
 	ch->epoch_known = false;
+	ch->epoch_retry = false;
 	set_paired(ch, false, false);
+}
+
+/*
+ * The paired peer's entry in the presence table, read at pairing.  A
+ * table that cannot be read then (its writer preempted halfway, a peer
+ * scribbling on it: the server writes it again) is asked again at the
+ * next look; a region without one (-ENOMSG), or an ID beyond it, never.
+ */
+static void learn_epoch(struct ivshmem_chan *ch)
+{
+	uint32_t epoch = 0;
+	int ret = ivshmem_peer_epoch(ch->dev, ch->peer_id, &epoch);
+
+	ch->epoch_known = ret == 1;
+	ch->epoch = epoch;
+	ch->epoch_retry = ret != 1 && ret != -ENOMSG && ret != -EINVAL;
 }
 
 /* Whether the presence table says the paired peer left or was replaced. */
@@ -421,9 +440,23 @@ static bool peer_left(struct ivshmem_chan *ch)
 	uint32_t epoch = 0;
 	int ret;
 
-	if (!ch->epoch_known)
+	if (!ch->epoch_known && !ch->epoch_retry)
 		return false;
 	ret = ivshmem_peer_epoch(ch->dev, ch->peer_id, &epoch);
+	if (!ch->epoch_known) {
+		/*
+		 * Late: the ID is in the table from before its peer learnt it
+		 * (the server writes it first), so absent means it left.
+		 */
+		if (ret == 1) {
+			ch->epoch_known = true;
+			ch->epoch = epoch;
+			ch->epoch_retry = false;
+		} else if (ret == -ENOMSG || ret == -EINVAL) {
+			ch->epoch_retry = false;
+		}
+		return ret == 0;
+	}
 	return ret == 0 || (ret == 1 && epoch != ch->epoch);
 }
 
@@ -466,12 +499,9 @@ static void chan_sync(struct ivshmem_chan *ch, bool presence)
 		changed = true;
 	}
 	if (v.valid && v.peer_session == ch->session && !ch->paired) {
-		uint32_t epoch = 0;
-
 		set_paired(ch, true, v.flags & F_NORING);
 		ch->peer_polls = v.flags & F_POLLS;
-		ch->epoch_known = ivshmem_peer_epoch(ch->dev, ch->peer_id, &epoch) == 1;
-		ch->epoch = epoch;
+		learn_epoch(ch);
 	} else if (!ch->paired && !changed) {
 		/*
 		 * Waiting for the peer: write the block again as it should be
@@ -710,7 +740,8 @@ static ssize_t attempt(struct ivshmem_chan *ch, struct io *io, unsigned int how,
 	if (how & HOW_QUIET)
 		quiet_fd(ch);
 	for (int stale = 0; stale <= STALE_TRIES; stale++) {
-		bool presence = (how & HOW_PRESENCE) && ch->paired && ch->epoch_known;
+		bool presence = (how & HOW_PRESENCE) && ch->paired &&
+				(ch->epoch_known || ch->epoch_retry);
 
 		if (presence) {
 			int64_t now = now_ns();

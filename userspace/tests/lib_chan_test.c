@@ -42,6 +42,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1053,19 +1054,62 @@ static int test_restart(const char *spec)
 	return failures ? 1 : 0;
 }
 
-/* With a presence table (a server run with --presence): a death is seen. */
-static int test_presence(const char *spec)
+/* A table writer stuck halfway: a thread that keeps the generation odd. */
+struct stuck_writer {
+	_Atomic uint32_t *generation;
+	atomic_bool stop;
+};
+
+static void *hold_generation_odd(void *arg)
 {
-	struct ivshmem *a = open_or_die(spec);
+	struct stuck_writer *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		uint32_t g = atomic_load(w->generation);
+
+		if (!(g & 1))
+			atomic_store(w->generation, g | 1);
+	}
+	return NULL;
+}
+
+/*
+ * With a presence table (a server run with --presence): a death is seen.
+ * With @stuck, the table cannot be read while the channel pairs (its
+ * generation held odd, as by a writer preempted halfway); the server
+ * writes it again within a second, and the death must be seen all the same.
+ */
+static void presence_round(const char *spec, struct ivshmem *a, bool stuck)
+{
+	const char *what = stuck ? " (table unreadable at the pairing)" : "";
+	struct stuck_writer w = { .stop = false };
 	struct ivshmem_chan_config cfg;
 	struct ivshmem_chan *ch;
 	int pipefd[2], child_id = -1;
-	char got[64];
+	pthread_t writer;
+	char *region = NULL;
+	char got[64], name[128];
 	int64_t t0;
 	pid_t pid;
 
-	if (pipe(pipefd) < 0)
-		return 1;
+	if (pipe(pipefd) < 0) {
+		check(false, "pipe", "%s", strerror(errno));
+		return;
+	}
+	clear_range(a, 0, 65536);
+	if (stuck) {
+		if (ivshmem_map(a, 0, 0, IVSHMEM_MAP_DEFAULT, (void **)&region) < 0) {
+			check(false, "map the region", " ");
+			return;
+		}
+		w.generation = (_Atomic uint32_t *)(region + ivshmem_size(a) - 4096 +
+						    offsetof(struct ivshmem_region_header,
+							     generation));
+		if (pthread_create(&writer, NULL, hold_generation_odd, &w)) {
+			check(false, "start the stuck writer", " ");
+			return;
+		}
+	}
 	pid = fork();
 	if (pid == 0) {
 		struct ivshmem *c;
@@ -1080,31 +1124,69 @@ static int test_presence(const char *spec)
 		    ivshmem_chan_open(c, &cfg, &cc) < 0 || send_text(cc, "alive", 5000) < 0 ||
 		    send_text(cc, "still", 5000) < 0)
 			_exit(1);
+		/* Dies once the other side has seen "still". */
+		if (read(pipefd[0], &id, 1) < 0)
+			_exit(1);
 		_exit(0);	/* no close: the server sees the connection drop */
 	}
 	if (read(pipefd[0], &child_id, sizeof(child_id)) != sizeof(child_id) || child_id < 0) {
 		check(false, "the peer process started", "no ID");
-		return 1;
+		return;
 	}
 	cfg = cfg_for((unsigned int)child_id, 0, 65536);
 	ch = chan_or_die(a, &cfg);
-	check(recv_text(ch, "alive", 5000, got, sizeof(got)), "a peer process's message", "%s",
-	      got);
+	snprintf(name, sizeof(name), "a peer process's message%s", what);
+	check(recv_text(ch, "alive", 5000, got, sizeof(got)), name, "%s", got);
+	if (stuck) {
+		uint32_t epoch;
+		int tries, unread = 0;
+
+		/*
+		 * The server puts it right each second, the thread undoes it
+		 * at once, unless the machine is too busy to run it: say how
+		 * well it held (without the fix, the checks below failed in
+		 * every run that held it at the pairing).
+		 */
+		for (tries = 0; tries < 5; tries++)
+			unread += ivshmem_peer_epoch(a, (unsigned int)child_id, &epoch) == -EAGAIN;
+		diag("the table held unreadable: %d reads of %d failed", unread, tries);
+		atomic_store(&w.stop, true);
+		pthread_join(writer, NULL);
+		/* The server's once-a-second look at the header puts it right. */
+		t0 = now_ms();
+		while (ivshmem_peer_epoch(a, (unsigned int)child_id, &epoch) != 1 &&
+		       now_ms() - t0 < 10000)
+			sleep_ms(50);
+		check(ivshmem_peer_epoch(a, (unsigned int)child_id, &epoch) == 1,
+		      "the server writes the table again", " ");
+	}
+	snprintf(name, sizeof(name), "what it sent before it died arrives%s", what);
+	check(recv_text(ch, "still", 5000, got, sizeof(got)), name, "%s", got);
+	if (write(pipefd[1], "x", 1) != 1)
+		check(false, "tell the peer process to die", "%s", strerror(errno));
 	check(child_ok(pid), "the peer process exits without closing the channel", " ");
-	check(recv_text(ch, "still", 5000, got, sizeof(got)),
-	      "what it sent before it died arrives", "%s", got);
 	t0 = now_ms();
-	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 10000), -ECONNRESET,
-		  "then the presence table says it left: -ECONNRESET");
+	snprintf(name, sizeof(name), "then the presence table says it left: -ECONNRESET%s", what);
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 10000), -ECONNRESET, name);
 	check(now_ms() - t0 < 5000, "within a few seconds", "%" PRId64 " ms", now_ms() - t0);
 	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 0), -EAGAIN,
 		  "once: then nothing (no peer)");
 	check_ret(send_text(ch, "gone?", 0), -ECONNRESET, "the sending side hears of it once");
 	check_ret(send_text(ch, "gone?", 0), -EAGAIN, "then waits for a new peer");
 	ivshmem_chan_close(ch);
-	ivshmem_close(a);
+	if (region)
+		ivshmem_unmap(region, ivshmem_size(a));
 	close(pipefd[0]);
 	close(pipefd[1]);
+}
+
+static int test_presence(const char *spec)
+{
+	struct ivshmem *a = open_or_die(spec);
+
+	presence_round(spec, a, false);
+	presence_round(spec, a, true);
+	ivshmem_close(a);
 	return failures ? 1 : 0;
 }
 
