@@ -85,11 +85,13 @@ bcid=${b%:*}; buid=${b#*:}
 '''
 
 
-# The channel rows: message sizes (bytes, the rows' suffix), the channel
-# (at the start of db0's memory: rings that carry 1 MiB messages), b's
-# address and port on the guests' network.
-CHAN_SIZES = [(64, '64'), (4096, '4k'), (1 << 20, '1m')]
-CHAN_BYTES = 8200 << 10
+# The channel rows: message sizes (bytes, the rows' suffix, the channel's
+# bytes at the start of db0's memory): the library's default 64 KiB where
+# it carries the message, else rings of 4 MiB + 2 KiB, the least that
+# carries 1 MiB messages.  A small channel keeps what the sender has
+# queued small against what is timed.  Then b's address and port on the
+# guests' network.
+CHAN_SIZES = [(64, '64', 64 << 10), (4096, '4k', 64 << 10), (1 << 20, '1m', 8200 << 10)]
 NET = {'a': '10.0.2.1', 'b': '10.0.2.2'}
 TCP_PORT = 5001
 
@@ -237,21 +239,24 @@ def chan_rows(a, b, p):
         g.run('hsync net')
     a.run('check net_ping sh -c "ping -c 1 -W 30 %s > /dev/null"' % NET['b'])
     tool = 'ivshmem-bench-chan'
-    chan = '--device $cdev --vector 1 --chan-size %d' % CHAN_BYTES
-    opts = {'chan': (chan + ' --peer $bcid', chan + ' --peer $acid --clear'),
-            'tcp': ('--connect %s:%d' % (NET['b'], TCP_PORT), '--listen %d' % TCP_PORT)}
+    tcp = ('--connect %s:%d' % (NET['b'], TCP_PORT), '--listen %d' % TCP_PORT)
+
+    def chan(size):
+        dev = '--device $cdev --vector 1 --chan-size %d' % size
+        return (dev + ' --peer $bcid', dev + ' --peer $acid --clear')
     runs = []
-    for size, suffix in CHAN_SIZES:
+    for size, suffix, chan_size in CHAN_SIZES:
         for kind in ('tcp', 'chan'):
             args = 'throughput --kind %s --msg %d --batch-bytes %d --batches %d --seconds 0' % (
                 kind, size, c['batch'][size], c['batches'])
-            runs.append(('gch_%s_%s' % (kind, suffix), 'send', 'recv', args, opts[kind]))
+            runs.append(('gch_%s_%s' % (kind, suffix), 'send', 'recv', args,
+                         tcp if kind == 'tcp' else chan(chan_size)))
     for kind, name in (('tcp', 'gch_rtt_tcp'), ('chan-sleep', 'gch_rtt_sleep'),
                        ('chan-spin', 'gch_rtt_spin')):
         args = 'rtt --kind %s --count %d' % (kind, c['count'])
         if kind == 'tcp':
             args += ' --nodelay'
-        runs.append((name, 'start', 'answer', args, opts['tcp' if kind == 'tcp' else 'chan']))
+        runs.append((name, 'start', 'answer', args, tcp if kind == 'tcp' else chan(64 << 10)))
     # The rounds interleave the paths, so that drift hits them alike.
     for k in range(p['rounds']):
         for name, aside, bside, args, (aopt, bopt) in runs:
