@@ -86,8 +86,8 @@ bcid=${b%:*}; buid=${b#*:}
 
 
 # The channel rows: message sizes (bytes, the rows' suffix, the channel's
-# bytes at the start of db0's memory).  A batch is at least twice the
-# channel's ring, so that the median batch is not the receiver draining
+# bytes at the start of db0's memory).  A batch is about twice the
+# channel's ring or more, so that the median batch is not the receiver draining
 # what the sender had queued: the library's default 64 KiB for 64 B
 # messages; 1 MiB for 4 KiB ones (in 64 KiB, seven of them fill a ring,
 # and the sender sleeps and is rung every few messages: a doorbell costs
