@@ -30,7 +30,7 @@
  * process, typically in another guest (the guest rows of make bench):
  *
  *   throughput --side send|recv --kind chan|tcp
- *   rtt --side start|answer --kind chan|tcp
+ *   rtt --side start|answer --kind chan-sleep|chan-spin|tcp
  *
  * through a channel at the start of --device's memory (a guest's
  * /dev/ivshmemN, or unix:SOCKET) to peer --peer, or through a TCP
