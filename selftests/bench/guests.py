@@ -21,6 +21,19 @@ against two anonymous buffers of the same size; each result names the
 memory type the mapping really had (memcpy.memtype), which scripts/bench
 shows in the copy rows.
 
+Channel against TCP between the same two guests: the guests share a QEMU
+network (a socket netdev on the host's loopback, virtio-net-pci in each,
+10.0.2.1 and 10.0.2.2), and ivshmem-bench-chan --side runs one side in
+each guest, a sending (or starting the round trips), b receiving (or
+answering); b prints the result:
+
+  gch_chan_SIZE     messages of SIZE (64, 4k, 1m) one way through a
+                    channel at the start of db0's memory (vector 1)
+  gch_tcp_SIZE      the same messages over one TCP connection
+  gch_rtt_tcp       round trips of 64 bytes over TCP (TCP_NODELAY)
+  gch_rtt_sleep     the same through a channel whose sides sleep
+  gch_rtt_spin      the same, both sides spinning first
+
 The interrupt round trips run p['rounds'] times, interleaved, so that a
 drift of the machine hits every path alike.  Every measurement is printed
 by ivshmem-bench --json on a line "# BENCH NAME[__ROUND] {...}" of guest
@@ -29,6 +42,7 @@ The host round trip is run by a host hook and lands in s.bench_host.
 """
 import json
 import os
+import socket
 import struct
 import subprocess
 import time
@@ -71,19 +85,57 @@ bcid=${b%:*}; buid=${b#*:}
 '''
 
 
+# The channel rows: message sizes (bytes, the rows' suffix, the channel's
+# bytes at the start of db0's memory).  A batch is about twice the
+# channel's ring or more, so that the median batch is not the receiver draining
+# what the sender had queued: the library's default 64 KiB for 64 B
+# messages; 1 MiB for 4 KiB ones (in 64 KiB, seven of them fill a ring,
+# and the sender sleeps and is rung every few messages: a doorbell costs
+# hundreds of microseconds under TCG); rings of 4 MiB + 2 KiB, the least
+# that carries 1 MiB messages, for those.  Then b's address and port on
+# the guests' network.
+CHAN_SIZES = [(64, '64', 64 << 10), (4096, '4k', 1 << 20), (1 << 20, '1m', 8200 << 10)]
+NET = {'a': '10.0.2.1', 'b': '10.0.2.2'}
+TCP_PORT = 5001
+
+
+def free_tcp_port():
+    """A TCP port of the host's loopback that nobody has bound just now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sk:
+        sk.bind(('127.0.0.1', 0))
+        return sk.getsockname()[1]
+
+
+def network(port):
+    """QEMU arguments of the two guests: one virtio-net each, their frames
+    carried by one TCP connection between the two QEMUs on the host's
+    loopback, which a's QEMU listens for and b's makes.  The harness
+    starts b once a's monitor is up, which QEMU creates after its
+    netdevs.  (A dgram netdev, UDP, loses frames when a QEMU falls behind,
+    and TCP in the guests then stalls for its retransmission timeouts.)"""
+    return {'a': ('-netdev', 'socket,id=net0,listen=127.0.0.1:%d' % port,
+                  '-device', 'virtio-net-pci,netdev=net0,mac=52:54:00:00:02:01'),
+            'b': ('-netdev', 'socket,id=net0,connect=127.0.0.1:%d' % port,
+                  '-device', 'virtio-net-pci,netdev=net0,mac=52:54:00:00:02:02')}
+
+
 def scenario(s, p):
     """p: count (round trips), size and reps (copies), bar (BAR2 bytes),
-    memory (guest MiB), timeout (s), cpus (host CPUs for the guests)."""
+    memory (guest MiB), timeout (s), cpus (host CPUs for the guests),
+    chan (the channel rows: batch bytes per size, batches, rtt count)."""
     s.timeout = p['timeout']
     s.bench_host = {}
     srv = s.server(vectors=2, size=p['bar'], name='char')
     usrv = s.server(vectors=1, size='1M', name='uio')
-    a = s.guest('a', memory=p['memory'])
-    b = s.guest('b', memory=p['memory'])
+    net = network(free_tcp_port())
+    a = s.guest('a', memory=p['memory'], qemu=net['a'])
+    b = s.guest('b', memory=p['memory'], qemu=net['b'])
     for g in (a, b):
         g.doorbell(srv, vectors=2, id='db0')
         g.doorbell(usrv, vectors=1, id='db1')
         g.run('BAR=%d\n' % p['bar'] + GUEST_LIB)
+        g.run('modprobe virtio_net; check net_up sh -c "ip link set lo up && '
+              'ip addr add %s/24 dev eth0 && ip link set eth0 up"' % NET[g.name])
 
     def pin_guests():
         # Each guest's QEMU (every thread) on a CPU of its own.
@@ -128,6 +180,7 @@ def scenario(s, p):
         g.run('hsync host_guest')
     b.run('check host_guest_responder_exits_0 end_bg hg')
     s.at('host_guest', lambda: host_round_trip(s, srv, n, p['host_cpu']))
+    chan_rows(a, b, p)
     # copies in a, through ivshmem.ko
     for mode in ('wb', 'wc', 'uc'):
         a.run('ivshmem-bench --device $cdev --cache %s --size %d --reps %d --json '
@@ -172,3 +225,51 @@ def host_round_trip(s, srv, count, cpu):
     s.check('host_guest round trips ran', r.returncode == 0, r.stderr.strip())
     if r.returncode == 0:
         s.bench_host['host_guest'] = json.loads(r.stdout)
+
+
+def chan_rows(a, b, p):
+    """Channel against TCP between a and b, the same program for both."""
+    c = p['chan']
+    a.run('acid=${a%:*}')
+    b.run('acid=${a%:*}')
+    for g in (a, b):
+        g.run('hsync net')
+    a.run('check net_ping sh -c "ping -c 1 -W 30 %s > /dev/null"' % NET['b'])
+    tool = 'ivshmem-bench-chan'
+    tcp = ('--connect %s:%d' % (NET['b'], TCP_PORT), '--listen %d' % TCP_PORT)
+
+    def chan(size):
+        dev = '--device $cdev --vector 1 --chan-size %d' % size
+        return (dev + ' --peer $bcid', dev + ' --peer $acid --clear')
+    runs = []
+    for size, suffix, chan_size in CHAN_SIZES:
+        for kind in ('tcp', 'chan'):
+            args = 'throughput --kind %s --msg %d --batch-bytes %d --batches %d --seconds 0' % (
+                kind, size, c['batch'][size], c['batches'])
+            runs.append(('gch_%s_%s' % (kind, suffix), 'send', 'recv', args,
+                         tcp if kind == 'tcp' else chan(chan_size)))
+    for kind, name in (('tcp', 'gch_rtt_tcp'), ('chan-sleep', 'gch_rtt_sleep'),
+                       ('chan-spin', 'gch_rtt_spin')):
+        args = 'rtt --kind %s --count %d' % (kind, c['count'])
+        if kind == 'tcp':
+            args += ' --nodelay'
+        runs.append((name, 'start', 'answer', args, tcp if kind == 'tcp' else chan(64 << 10)))
+    # The rounds interleave the paths, so that drift hits them alike.
+    for k in range(p['rounds']):
+        for name, aside, bside, args, (aopt, bopt) in runs:
+            name = '%s__%d' % (name, k)
+            b.run('check %s_b start_bg %s ready %s %s --side %s %s'
+                  % (name, name, tool, args, bside, bopt))
+            for g in (a, b):
+                g.run('hsync %s' % name)
+            a.run('%s %s --side %s %s > /tmp/%s.json 2> /tmp/%s.err; check %s_a result %s '
+                  '/tmp/%s.json' % (tool, args, aside, aopt, name, name, name, name, name)
+                  if aside == 'start' else
+                  'check %s_a sh -c "%s %s --side %s %s 2> /tmp/%s.err" || diag /tmp/%s.err'
+                  % (name, tool, args, aside, aopt, name, name))
+            if bside == 'recv':
+                b.run('check %s_b_exits_0 end_bg %s && cp /tmp/%s.out /tmp/%s.json && '
+                      'check %s_ran result %s /tmp/%s.json'
+                      % (name, name, name, name, name, name, name))
+            else:
+                b.run('check %s_b_exits_0 end_bg %s' % (name, name))

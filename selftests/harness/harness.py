@@ -235,7 +235,11 @@ def build_base_initramfs(release, build_dir, workdir):
     for ko in ours + glob.glob(os.path.join(build_dir, 'kmod', release, 'provoke', '*.ko')):
         shutil.copy2(ko, os.path.join(moddir, 'extra'))
     kmoddir = kernel_moddir(release)
-    for rel in ('kernel/drivers/uio/uio.ko', 'kernel/drivers/uio/uio_pci_generic.ko'):
+    # virtio_net (and what it needs) for the scenarios that network their
+    # guests (-device virtio-net-pci); loaded only where a script asks.
+    for rel in ('kernel/drivers/uio/uio.ko', 'kernel/drivers/uio/uio_pci_generic.ko',
+                'kernel/net/core/failover.ko', 'kernel/drivers/net/net_failover.ko',
+                'kernel/drivers/net/virtio_net.ko'):
         for ext in ('', '.xz', '.zst'):
             src = os.path.join(kmoddir, rel + ext)
             if not os.path.exists(src):

@@ -25,6 +25,19 @@
  * --cpus, the second receives (or answers) on the second.  The channel is
  * at the start of the server's memory, --chan-size bytes, cleared before
  * each run.  Prints one JSON object.
+ *
+ * With --side, this process is one side only, the other being another
+ * process, typically in another guest (the guest rows of make bench):
+ *
+ *   throughput --side send|recv --kind chan|tcp
+ *   rtt --side start|answer --kind chan-sleep|chan-spin|tcp
+ *
+ * through a channel at the start of --device's memory (a guest's
+ * /dev/ivshmemN, or unix:SOCKET) to peer --peer, or through a TCP
+ * connection (--listen on one side, --connect on the other).  Both carry
+ * the same messages with the same checks.  The receiver of a throughput
+ * and the side that starts the round trips print the JSON object; the
+ * side started first says "ready" on stderr once the other may start.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +51,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdatomic.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -48,6 +64,7 @@
 #include "common.h"
 
 #define RTT_MSG		64
+#define OPT_CLEAR	0x100
 #define TIMEOUT_MS	30000
 
 struct opts {
@@ -55,6 +72,10 @@ struct opts {
 	uint64_t msg, batch_bytes, batches, count, chan_size, spin_us;
 	double seconds;
 	int cpu[2];
+	/* one side only (--side) */
+	const char *side, *device, *listen, *connect;
+	unsigned int peer, vector;
+	bool have_peer, nodelay, clear;
 };
 
 static void help(void)
@@ -78,6 +99,19 @@ static void help(void)
 	       "                         carry 1 MiB messages)\n"
 	       "  -u, --spin-us=US       the channel's spin_us (default 0: the library's)\n"
 	       "  -c, --cpus=A,B         CPUs of the two processes (default: not pinned)\n"
+	       "\n"
+	       "One side only, the other being another process or guest:\n"
+	       "  -x, --side=SIDE        send or recv (throughput), start or answer (rtt);\n"
+	       "                         --kind chan or tcp (rtt: chan-sleep, chan-spin,\n"
+	       "                         tcp); the JSON comes from recv and start\n"
+	       "  -d, --device=DEV       the channel's device: /dev/ivshmemN, unix:SOCKET\n"
+	       "  -p, --peer=ID          the other side's peer ID (chan)\n"
+	       "  -v, --vector=N         own and peer's vector of the channel (default 0)\n"
+	       "      --clear            clear the channel's memory first (the side\n"
+	       "                         started first)\n"
+	       "  -l, --listen=[IP:]PORT accept one TCP connection (tcp)\n"
+	       "  -C, --connect=IP:PORT  connect over TCP, retrying for 30 s (tcp)\n"
+	       "  -N, --nodelay          set TCP_NODELAY (tcp)\n"
 	       "  -h, --help             show this help\n"
 	       "\n"
 	       "Exit status: 0 success, 1 failure, 2 bad usage.\n",
@@ -429,7 +463,7 @@ static void report_throughput(const struct opts *o, uint64_t per_batch, const st
 	       ", \"warm_up_batches\": %" PRIu64 ", \"chan_size\": %" PRIu64
 	       ", \"p50_mib_s\": %.1f, \"p99_mib_s\": %.1f, \"min_mib_s\": %.1f"
 	       ", \"max_mib_s\": %.1f, \"mean_mib_s\": %.1f, \"timed_s\": %.3f"
-	       ", \"sender_sleeps_per_msg\": %.3f, \"receiver_sleeps_per_msg\": %.3f}\n",
+	       ", \"receiver_sleeps_per_msg\": %.3f",
 	       o->kind, o->msg, per_batch, n, warm, o->chan_size,
 	       (double)tool_percentile(rate, n, 50) / 1000,
 	       /* The p99 of a throughput is its slow end: the first percentile. */
@@ -437,8 +471,12 @@ static void report_throughput(const struct opts *o, uint64_t per_batch, const st
 	       (double)rate[0] / 1000, (double)rate[n - 1] / 1000,
 	       bytes * (double)n / ((double)(e->t[n] - e->t[0]) / 1e9) / 1048576.0,
 	       (double)(e->t[n] - e->t[0]) / 1e9,
-	       (double)e->sleeps[0] / (double)((n + warm) * per_batch),
 	       (double)e->sleeps[1] / (double)((n + warm) * per_batch));
+	/* A sender in another process of its own (--side) keeps its sleeps. */
+	if (!o->side)
+		printf(", \"sender_sleeps_per_msg\": %.3f",
+		       (double)e->sleeps[0] / (double)((n + warm) * per_batch));
+	printf("}\n");
 	free(rate);
 }
 
@@ -479,24 +517,33 @@ static int throughput_memcpy(const struct opts *o, uint64_t per_batch, uint64_t 
 }
 
 /*
- * The receiver: takes messages until the end, notes when each batch
- * ended, and sends the times back over @ctl.
+ * The receiver: takes messages until the end and notes in @e when each
+ * batch ended, and how often it slept (e->sleeps[1]).
  */
-static void receive_batches(const struct opts *o, struct flow *f, uint64_t per_batch,
-			    uint64_t warm, int ctl)
+static void receive_stream(const struct opts *o, struct flow *f, uint64_t per_batch,
+			   uint64_t warm, struct ends *e)
 {
 	unsigned char *buf = xalloc(o->msg);
 	uint64_t i, sleeps = voluntary_switches();
-	struct ends e = { 0 };
 
 	for (i = 0; flow_recv(f, buf, i); i++)
 		if ((i + 1) % per_batch == 0 && (i + 1) / per_batch >= warm)
-			ends_add(&e, tool_now_ns());
+			ends_add(e, tool_now_ns());
 	if (i % per_batch)
 		tool_fail("the stream ended within a batch, after message %" PRIu64, i);
-	ends_put(ctl, &e, voluntary_switches() - sleeps);
-	free(e.t);
+	e->sleeps[1] = voluntary_switches() - sleeps;
 	free(buf);
+}
+
+/* The same, the times sent back over @ctl to the sender, which reports. */
+static void receive_batches(const struct opts *o, struct flow *f, uint64_t per_batch,
+			    uint64_t warm, int ctl)
+{
+	struct ends e = { 0 };
+
+	receive_stream(o, f, per_batch, warm, &e);
+	ends_put(ctl, &e, e.sleeps[1]);
+	free(e.t);
 }
 
 /*
@@ -674,6 +721,18 @@ static int throughput(const struct opts *o)
 
 /* ----------------------------------------------------------- round trips */
 
+static void report_rtt(const struct opts *o, uint64_t *lat, uint64_t warm, int msg)
+{
+	tool_sort_u64(lat, o->count);
+	printf("{\"test\": \"rtt\", \"kind\": \"%s\", \"msg\": %d, \"round_trips\": %" PRIu64
+	       ", \"warm_up\": %" PRIu64 ", \"min_us\": %.3f, \"p50_us\": %.3f, "
+	       "\"p99_us\": %.3f, \"max_us\": %.3f}\n", o->kind, msg, o->count, warm,
+	       (double)lat[0] / 1e3,
+	       (double)tool_percentile(lat, o->count, 50) / 1e3,
+	       (double)tool_percentile(lat, o->count, 99) / 1e3,
+	       (double)lat[o->count - 1] / 1e3);
+}
+
 /*
  * Wait for a ring of the own vector 0: poll() on its eventfd, then read
  * it; or (@lib) ivshmem_wait(), which also takes in the server's messages.
@@ -800,15 +859,204 @@ static int rtt(const struct opts *o)
 	else
 		peer_close(&p);
 	close(ctl[0]);
-	tool_sort_u64(lat, o->count);
-	printf("{\"test\": \"rtt\", \"kind\": \"%s\", \"msg\": %d, \"round_trips\": %" PRIu64
-	       ", \"warm_up\": %" PRIu64 ", \"min_us\": %.3f, \"p50_us\": %.3f, "
-	       "\"p99_us\": %.3f, \"max_us\": %.3f}\n", o->kind, doorbell ? 0 : RTT_MSG,
-	       o->count, warm, (double)lat[0] / 1e3,
-	       (double)tool_percentile(lat, o->count, 50) / 1e3,
-	       (double)tool_percentile(lat, o->count, 99) / 1e3,
-	       (double)lat[o->count - 1] / 1e3);
+	report_rtt(o, lat, warm, doorbell ? 0 : RTT_MSG);
 	free(lat);
+	return 0;
+}
+
+/* ------------------------------------------------------------ one side */
+
+/* "IP:PORT", or "PORT" alone (@any: the wildcard address) */
+static struct sockaddr_in tcp_addr(const char *opt, const char *arg, bool any)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	const char *colon = strrchr(arg, ':');
+	char host[64];
+
+	if (!colon && any) {
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+		colon = arg - 1;
+	} else if (!colon || (size_t)(colon - arg) >= sizeof(host)) {
+		tool_usage("%s: '%s' is not IP:PORT", opt, arg);
+	} else {
+		memcpy(host, arg, (size_t)(colon - arg));
+		host[colon - arg] = '\0';
+		if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+			tool_usage("%s: '%s' is not an IPv4 address", opt, host);
+	}
+	sa.sin_port = htons((uint16_t)tool_number(opt, colon + 1, 65535, false));
+	return sa;
+}
+
+static void tcp_options(int fd, const struct opts *o)
+{
+	int one = 1;
+
+	if (o->nodelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		tool_fail("setting TCP_NODELAY: %s", strerror(errno));
+}
+
+/* One connection accepted on --listen; "ready" once it listens. */
+static int tcp_accept(const struct opts *o)
+{
+	struct sockaddr_in sa = tcp_addr("--listen", o->listen, true);
+	int one = 1, lfd, fd;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		tool_fail("TCP socket: %s", strerror(errno));
+	if (setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		tool_fail("setting SO_REUSEADDR: %s", strerror(errno));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		tool_fail("binding to %s: %s", o->listen, strerror(errno));
+	if (listen(lfd, 1) < 0)
+		tool_fail("listening on %s: %s", o->listen, strerror(errno));
+	fprintf(stderr, "%s: ready: listening on %s\n", tool_name, o->listen);
+	do {
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		tool_fail("accepting a connection on %s: %s", o->listen, strerror(errno));
+	close(lfd);
+	tcp_options(fd, o);
+	return fd;
+}
+
+/* A connection to --connect, retried while nobody listens there yet. */
+static int tcp_connect(const struct opts *o)
+{
+	struct sockaddr_in sa = tcp_addr("--connect", o->connect, false);
+	int64_t end = tool_now_ms() + TIMEOUT_MS;
+
+	for (;;) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			tool_fail("TCP socket: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			tcp_options(fd, o);
+			return fd;
+		}
+		if ((errno != ECONNREFUSED && errno != ENETUNREACH && errno != EINTR) ||
+		    tool_now_ms() > end)
+			tool_fail("connecting to %s: %s", o->connect, strerror(errno));
+		close(fd);
+		usleep(100000);
+	}
+}
+
+/*
+ * This side's end of the stream: a channel at the start of --device's
+ * memory to --peer, or a TCP connection.
+ */
+static void side_open(struct flow *f, struct peer *p, const struct opts *o, unsigned int flags)
+{
+	struct ivshmem_chan_config cfg = {
+		.offset = 0, .size = o->chan_size, .peer = o->peer, .vector = o->vector,
+		.peer_vector = o->vector, .flags = flags, .spin_us = (unsigned int)o->spin_us,
+	};
+	int ret;
+
+	if (!strcmp(o->kind, "tcp")) {
+		f->fd = o->listen ? tcp_accept(o) : tcp_connect(o);
+		return;
+	}
+	ret = ivshmem_open(o->device, &p->dev);
+	if (ret < 0)
+		tool_fail("%s: %s", o->device, ivshmem_strerror(ret));
+	if (o->chan_size > ivshmem_size(p->dev))
+		tool_fail("%s: a channel of %" PRIu64 " bytes does not fit %" PRIu64,
+			  o->device, o->chan_size, ivshmem_size(p->dev));
+	if (o->clear) {
+		void *map;
+
+		ret = ivshmem_map(p->dev, 0, o->chan_size, IVSHMEM_MAP_DEFAULT, &map);
+		if (ret < 0)
+			tool_fail("%s: mapping the channel: %s", o->device,
+				  ivshmem_strerror(ret));
+		memset(map, 0, o->chan_size);
+		ivshmem_unmap(map, o->chan_size);
+	}
+	p->other = o->peer;
+	ret = ivshmem_chan_open(p->dev, &cfg, &p->ch);
+	if (ret < 0)
+		tool_fail("%s: opening a channel of %" PRIu64 " bytes to peer %u: %s",
+			  o->device, o->chan_size, o->peer, ivshmem_strerror(ret));
+	if (ivshmem_chan_max_msg(p->ch) < f->msg)
+		tool_fail("messages of %zu bytes need a larger channel than %" PRIu64
+			  " bytes (--chan-size)", f->msg, o->chan_size);
+	f->p = p;
+	/* The other side may start now: it finds the channel open. */
+	fprintf(stderr, "%s: ready: channel to peer %u open\n", tool_name, o->peer);
+}
+
+static void side_close(struct flow *f)
+{
+	if (f->p)
+		peer_close(f->p);
+	else if (f->fd >= 0)
+		close(f->fd);
+}
+
+/*
+ * One side of a throughput or of round trips; the other side runs the
+ * same with the other --side and the same sizes and counts.
+ */
+static int one_side(const struct opts *o)
+{
+	bool rtt = o->cmd[0] == 'r';
+	struct flow f = { .msg = rtt ? RTT_MSG : o->msg, .fd = -1 };
+	uint64_t per_batch = o->batch_bytes / o->msg, warm = 1, b;
+	struct peer p = { 0 };
+	struct ends e = { 0 };
+	unsigned char *buf;
+
+	if (per_batch == 0)
+		per_batch = 1;
+	side_open(&f, &p, o, !strcmp(o->kind, "chan-sleep") ? IVSHMEM_CHAN_NO_SPIN : 0);
+	buf = xalloc(f.msg);
+	if (!strcmp(o->side, "send")) {
+		uint64_t t0 = tool_now_ns();
+
+		for (b = 0; !enough(o, b, warm, t0); b++)
+			for (uint64_t i = 0; i < per_batch; i++)
+				flow_send(&f, buf, b * per_batch + i);
+		flow_end(&f);
+		f.fd = -1;
+	} else if (!strcmp(o->side, "recv")) {
+		receive_stream(o, &f, per_batch, warm, &e);
+		report_throughput(o, per_batch, &e, warm);
+		free(e.t);
+	} else {
+		uint64_t total, *lat = NULL;
+
+		warm = warm_up(o->count);
+		total = warm + o->count;
+		if (!strcmp(o->side, "start")) {
+			lat = calloc(o->count, sizeof(*lat));
+			if (!lat)
+				tool_fail("out of memory");
+		}
+		/* Each message carries its number, both ways. */
+		for (uint64_t i = 0; i < total; i++) {
+			uint64_t t0 = tool_now_ns();
+
+			if (lat)
+				flow_send(&f, buf, i);
+			if (!flow_recv(&f, buf, i))
+				tool_fail("the other side ended after %" PRIu64 " round trips", i);
+			if (!lat)
+				flow_send(&f, buf, i);
+			else if (i >= warm)
+				lat[i - warm] = tool_now_ns() - t0;
+		}
+		if (lat) {
+			report_rtt(o, lat, warm, RTT_MSG);
+			free(lat);
+		}
+	}
+	side_close(&f);
+	free(buf);
 	return 0;
 }
 
@@ -818,6 +1066,30 @@ static bool one_of(const char *s, const char *const *list)
 		if (!strcmp(s, *list))
 			return true;
 	return false;
+}
+
+/* The options of one side (--side), checked; then that side. */
+static int side_usage(const struct opts *o)
+{
+	static const char *const tsides[] = { "send", "recv", NULL };
+	static const char *const rsides[] = { "start", "answer", NULL };
+	static const char *const tkinds[] = { "chan", "tcp", NULL };
+	static const char *const rkinds[] = { "chan-sleep", "chan-spin", "tcp", NULL };
+	bool t = o->cmd[0] == 't';
+
+	if (!one_of(o->side, t ? tsides : rsides))
+		tool_usage("--side: '%s' is not %s", o->side, t ? "send or recv" : "start or answer");
+	if (!one_of(o->kind, t ? tkinds : rkinds))
+		tool_usage("--kind: with --side, '%s' is not one of %s", o->kind,
+			   t ? "chan, tcp" : "chan-sleep, chan-spin, tcp");
+	if (!strcmp(o->kind, "tcp")) {
+		if (!o->listen == !o->connect)
+			tool_usage("--kind tcp needs --listen or --connect");
+	} else if (!o->device || !o->have_peer) {
+		tool_usage("--kind %s needs --device and --peer", o->kind);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return one_side(o);
 }
 
 int main(int argc, char **argv)
@@ -833,6 +1105,14 @@ int main(int argc, char **argv)
 		{ "chan-size", required_argument, NULL, 's' },
 		{ "spin-us", required_argument, NULL, 'u' },
 		{ "cpus", required_argument, NULL, 'c' },
+		{ "side", required_argument, NULL, 'x' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "vector", required_argument, NULL, 'v' },
+		{ "clear", no_argument, NULL, OPT_CLEAR },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "connect", required_argument, NULL, 'C' },
+		{ "nodelay", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -849,7 +1129,8 @@ int main(int argc, char **argv)
 
 	tool_init(argc, argv);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":S:k:m:B:b:T:n:s:u:c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":S:k:m:B:b:T:n:s:u:c:x:d:p:v:l:C:Nh", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'S':
 			o.socket = optarg;
@@ -895,6 +1176,31 @@ int main(int argc, char **argv)
 			o.cpu[0] = (int)tool_number("--cpus", optarg, CPU_SETSIZE - 1, false);
 			o.cpu[1] = (int)tool_number("--cpus", comma + 1, CPU_SETSIZE - 1, false);
 			break;
+		case 'x':
+			o.side = optarg;
+			break;
+		case 'd':
+			o.device = optarg;
+			break;
+		case 'p':
+			o.peer = (unsigned int)tool_number("--peer", optarg, IVSHMEM_MAX_PEER, false);
+			o.have_peer = true;
+			break;
+		case 'v':
+			o.vector = (unsigned int)tool_number("--vector", optarg, 2047, false);
+			break;
+		case OPT_CLEAR:
+			o.clear = true;
+			break;
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 'C':
+			o.connect = optarg;
+			break;
+		case 'N':
+			o.nodelay = true;
+			break;
 		default:
 			tool_option(c, argv, help, NULL, NULL);
 		}
@@ -906,6 +1212,8 @@ int main(int argc, char **argv)
 		tool_usage("'%s' is not throughput or rtt", o.cmd);
 	if (!o.kind)
 		tool_usage("%s needs --kind", o.cmd);
+	if (o.side)
+		return side_usage(&o);
 	if (!one_of(o.kind, o.cmd[0] == 't' ? tkinds : rkinds))
 		tool_usage("--kind: '%s' is not one of %s", o.kind, o.cmd[0] == 't' ?
 			   "chan, socketpair, pipe, memcpy, ring" :
