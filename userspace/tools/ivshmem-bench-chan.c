@@ -61,6 +61,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench-common.h"
 #include "common.h"
 
 #define RTT_MSG		64
@@ -118,37 +119,10 @@ static void help(void)
 	       tool_name, tool_name);
 }
 
-static uint64_t warm_up(uint64_t count)
-{
-	uint64_t w = count / 10;
-
-	return w < 10 ? 10 : w > 1000 ? 1000 : w;
-}
 
 /* ------------------------------------------------------- the processes */
 
-/* The second process: it must not outlive the first, even when killed. */
-static pid_t fork_second(void)
-{
-	pid_t parent = getpid(), pid = fork();
 
-	if (pid < 0)
-		tool_fail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-	}
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		tool_fail("the second process failed");
-}
 
 /* Whole buffers over a stream (the control socket, a socketpair, a pipe). */
 static int put_all(int fd, const void *buf, size_t len)
@@ -586,7 +560,7 @@ static int throughput_ring(const struct opts *o, uint64_t per_batch, uint64_t wa
 	slots = (unsigned char *)(r + 1);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0)
 		tool_fail("control socketpair: %s", strerror(errno));
-	pid = fork_second();
+	pid = bench_fork_second();
 	if (pid == 0) {
 		uint64_t i, sleeps;
 
@@ -634,7 +608,7 @@ static int throughput_ring(const struct opts *o, uint64_t per_batch, uint64_t wa
 	atomic_store_explicit(&r->end, b * per_batch + 1, memory_order_release);
 	e.sleeps[0] = voluntary_switches() - e.sleeps[0];
 	ends_get(ctl[0], &e);
-	reap(pid);
+	bench_reap(pid);
 	close(ctl[0]);
 	munmap(r, len);
 	report_throughput(o, per_batch, &e, warm);
@@ -670,7 +644,7 @@ static int throughput(const struct opts *o)
 			tool_fail("pipe: %s", strerror(errno));
 	}
 
-	pid = fork_second();
+	pid = bench_fork_second();
 	if (pid == 0) {
 		tool_pin_cpu(o->cpu[1]);
 		close(ctl[0]);
@@ -709,7 +683,7 @@ static int throughput(const struct opts *o)
 	if (e.n != b + 1 - warm)
 		tool_fail("the receiver timed %" PRIu64 " batch ends of %" PRIu64, e.n,
 			  b + 1 - warm);
-	reap(pid);
+	bench_reap(pid);
 	if (chan)
 		peer_close(&p);
 	close(ctl[0]);
@@ -779,7 +753,7 @@ static int rtt(const struct opts *o)
 {
 	bool doorbell = !strncmp(o->kind, "doorbell", 8), lib = !strcmp(o->kind, "doorbell-wait");
 	unsigned int flags = !strcmp(o->kind, "chan-sleep") ? IVSHMEM_CHAN_NO_SPIN : 0;
-	uint64_t warm = warm_up(o->count), total = warm + o->count, *lat;
+	uint64_t warm = bench_warm_up(o->count), total = warm + o->count, *lat;
 	unsigned char msg[RTT_MSG] = { 0 };
 	struct peer p = { 0 };
 	int ctl[2], fd = -1;
@@ -790,7 +764,7 @@ static int rtt(const struct opts *o)
 	lat = calloc(o->count, sizeof(*lat));
 	if (!lat)
 		tool_fail("out of memory");
-	pid = fork_second();
+	pid = bench_fork_second();
 	if (pid == 0) {
 		char ready = 1;
 
@@ -853,7 +827,7 @@ static int rtt(const struct opts *o)
 		if (i >= warm)
 			lat[i - warm] = tool_now_ns() - t0;
 	}
-	reap(pid);
+	bench_reap(pid);
 	if (doorbell)
 		ivshmem_close(p.dev);
 	else
@@ -1030,7 +1004,7 @@ static int one_side(const struct opts *o)
 	} else {
 		uint64_t total, *lat = NULL;
 
-		warm = warm_up(o->count);
+		warm = bench_warm_up(o->count);
 		total = warm + o->count;
 		if (!strcmp(o->side, "start")) {
 			lat = calloc(o->count, sizeof(*lat));

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-common.h"
 #include "common.h"
 
 struct opts {
@@ -68,12 +69,6 @@ static void help(void)
 	       tool_name, tool_name, tool_name);
 }
 
-static uint64_t warm_up(uint64_t count)
-{
-	uint64_t w = count / 10;
-
-	return w < 10 ? 10 : w > 1000 ? 1000 : w;
-}
 
 static void xwrite(int fd, const void *buf, size_t len, const char *what)
 {
@@ -97,28 +92,7 @@ static void xread(int fd, void *buf, size_t len, const char *what)
 		tool_fail("%s: read: %s", what, n < 0 ? strerror(errno) : "short or end of file");
 }
 
-/* The second process: it must not outlive the first, even when killed. */
-static pid_t fork_second(void)
-{
-	pid_t parent = getpid(), pid = fork();
 
-	if (pid < 0)
-		tool_fail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-	}
-	return pid;
-}
-
-static void reap(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-		tool_fail("the second process failed");
-}
 
 /* ------------------------------------------------------------- pingpong */
 
@@ -130,7 +104,7 @@ static void reap(pid_t pid)
 static int pingpong(const struct opts *o)
 {
 	bool efd = !strcmp(o->kind, "eventfd");
-	uint64_t warm = warm_up(o->count), total = warm + o->count, *lat;
+	uint64_t warm = bench_warm_up(o->count), total = warm + o->count, *lat;
 	size_t len = efd ? sizeof(uint64_t) : 1;
 	int out[2], in[2];
 	pid_t pid;
@@ -155,7 +129,7 @@ static int pingpong(const struct opts *o)
 	lat = calloc(o->count, sizeof(*lat));
 	if (!lat)
 		tool_fail("out of memory");
-	pid = fork_second();
+	pid = bench_fork_second();
 	if (pid == 0) {
 		uint64_t v = 1;
 
@@ -176,7 +150,7 @@ static int pingpong(const struct opts *o)
 		if (i >= warm)
 			lat[i - warm] = tool_now_ns() - t0;
 	}
-	reap(pid);
+	bench_reap(pid);
 	tool_sort_u64(lat, o->count);
 	printf("{\"test\": \"pingpong\", \"kind\": \"%s\", \"round_trips\": %" PRIu64
 	       ", \"warm_up\": %" PRIu64 ", \"min_us\": %.3f, \"p50_us\": %.3f, "
@@ -275,7 +249,7 @@ static int fdsend(const struct opts *o)
 	per = calloc(batches, sizeof(*per));
 	if (!per)
 		tool_fail("out of memory");
-	pid = fork_second();
+	pid = bench_fork_second();
 	if (pid == 0) {
 		int64_t v;
 		ssize_t n;
@@ -288,7 +262,7 @@ static int fdsend(const struct opts *o)
 	}
 	close(sv[1]);
 	tool_pin_cpu(o->cpu[0]);
-	for (uint64_t i = 0; i < warm_up(o->count); i++)
+	for (uint64_t i = 0; i < bench_warm_up(o->count); i++)
 		if (send_fd(sv[0], (int64_t)i, efd) < 0)
 			tool_fail("sendmsg: %s", strerror(errno));
 	t0 = tool_now_ns();
@@ -303,7 +277,7 @@ static int fdsend(const struct opts *o)
 	}
 	t0 = tool_now_ns() - t0;
 	close(sv[0]);
-	reap(pid);
+	bench_reap(pid);
 	tool_sort_u64(per, batches);
 	printf("{\"test\": \"fdsend\", \"messages\": %" PRIu64 ", \"batch\": %" PRIu64
 	       ", \"cpu_us_per_msg\": %.4f, \"p50_us\": %.4f, \"p99_us\": %.4f, "
