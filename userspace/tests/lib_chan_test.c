@@ -51,68 +51,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "libivshmem.h"
 #include "region.h"
 
-static int failures;
-
-__attribute__((format(printf, 3, 4)))
-static bool check(bool cond, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond) {
-		printf("ok - %s\n", name);
-	} else {
-		printf("not ok - %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-		failures++;
-	}
-	fflush(stdout);
-	return cond;
-}
-
-static bool check_ret(long ret, long want, const char *name)
-{
-	return check(ret == want, name, "got %ld (%s), want %ld", ret,
-		     ivshmem_strerror((int)ret), want);
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t now_ms(void)
-{
-	return now_ns() / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static struct ivshmem *open_or_die(const char *spec)
 {

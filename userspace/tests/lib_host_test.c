@@ -29,44 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "libivshmem.h"
-
-static int failures;
-
-__attribute__((format(printf, 3, 4)))
-static bool check(bool cond, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond) {
-		printf("ok - %s\n", name);
-	} else {
-		printf("not ok - %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-		failures++;
-	}
-	fflush(stdout);
-	return cond;
-}
-
-static bool check_ret(int ret, int want, const char *name)
-{
-	return check(ret == want, name, "got %d (%s), want %d", ret, ivshmem_strerror(ret), want);
-}
 
 /* Evaluates @ret once: it is often the call under test. */
 #define CHECK_RET(ret, want, name) check_ret((ret), (want), (name))
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool has_peer(struct ivshmem *dev, unsigned int id)
 {

@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "handle.h"
 #include "header.h"
 #include "libivshmem.h"
@@ -55,46 +56,6 @@
 #define PAGE		IVSHMEM_REGION_PAGE
 #define HDR_OFF(f)	offsetof(struct ivshmem_region_header, f)
 
-static int failures;
-
-__attribute__((format(printf, 3, 4)))
-static bool check(bool cond, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond) {
-		printf("ok - %s\n", name);
-	} else {
-		printf("not ok - %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-		failures++;
-	}
-	fflush(stdout);
-	return cond;
-}
-
-static bool check_ret(int ret, int want, const char *name)
-{
-	return check(ret == want, name, "got %d (%s), want %d", ret, ivshmem_strerror(ret), want);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static struct ivshmem *open_or_die(const char *spec)
 {
