@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -41,4 +42,15 @@ void bench_reap(pid_t pid)
 
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 		tool_fail("the second process failed");
+}
+
+void bench_parse_cpus(char *arg, int cpu[2])
+{
+	char *comma = strchr(arg, ',');
+
+	if (!comma)
+		tool_usage("--cpus: expected A,B");
+	*comma = '\0';
+	cpu[0] = (int)tool_number("--cpus", arg, CPU_SETSIZE - 1, false);
+	cpu[1] = (int)tool_number("--cpus", comma + 1, CPU_SETSIZE - 1, false);
 }

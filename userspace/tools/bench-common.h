@@ -22,4 +22,7 @@ pid_t bench_fork_second(void);
 /* Wait for the second process; fail the tool unless it exited with 0. */
 void bench_reap(pid_t pid);
 
+/* --cpus A,B: the CPUs of the first and the second process. */
+void bench_parse_cpus(char *arg, int cpu[2]);
+
 #endif

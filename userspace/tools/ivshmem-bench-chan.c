@@ -1098,7 +1098,7 @@ int main(int argc, char **argv)
 		.msg = 4096, .batch_bytes = 16 << 20, .batches = 5, .seconds = 1, .count = 10000,
 		.chan_size = 8200 << 10, .cpu = { -1, -1 },
 	};
-	char *comma, *end;
+	char *end;
 	int c;
 
 	tool_init(argc, argv);
@@ -1143,12 +1143,7 @@ int main(int argc, char **argv)
 			o.spin_us = tool_number("--spin-us", optarg, IVSHMEM_CHAN_SPIN_MAX, false);
 			break;
 		case 'c':
-			comma = strchr(optarg, ',');
-			if (!comma)
-				tool_usage("--cpus: expected A,B");
-			*comma = '\0';
-			o.cpu[0] = (int)tool_number("--cpus", optarg, CPU_SETSIZE - 1, false);
-			o.cpu[1] = (int)tool_number("--cpus", comma + 1, CPU_SETSIZE - 1, false);
+			bench_parse_cpus(optarg, o.cpu);
 			break;
 		case 'x':
 			o.side = optarg;

@@ -457,7 +457,6 @@ int main(int argc, char **argv)
 		.cpu = { -1, -1 },
 	};
 	const char *cmd;
-	char *comma;
 	int c;
 
 	tool_init(argc, argv);
@@ -475,12 +474,7 @@ int main(int argc, char **argv)
 				tool_usage("--count: must be at least 1");
 			break;
 		case 'c':
-			comma = strchr(optarg, ',');
-			if (!comma)
-				tool_usage("--cpus: expected A,B");
-			*comma = '\0';
-			o.cpu[0] = (int)tool_number("--cpus", optarg, CPU_SETSIZE - 1, false);
-			o.cpu[1] = (int)tool_number("--cpus", comma + 1, CPU_SETSIZE - 1, false);
+			bench_parse_cpus(optarg, o.cpu);
 			break;
 		case 'S':
 			o.socket = optarg;
