@@ -111,6 +111,28 @@ _Static_assert(sizeof(struct ivshmem_chan_config) == 64, "no padding in the conf
 enum side { TX, RX };
 
 /*
+ * struct hold - a reservation, or a peeked message: room of the ring
+ * handed to the application between two calls.  It stands while the
+ * pairing it was made in (@session, @peer_session) does and the side's
+ * position is still @pos.
+ * @pos:    the side's position when it was made (tail, or head)
+ * @at:     the record's offset in the ring (a reservation's)
+ * @base:   the record's position, past a skip record before it
+ * @len:    the reserved length (a reservation's)
+ * @end:    the position past the record (a peeked message's)
+ */
+struct hold {
+	bool open;
+	uint64_t session;
+	uint64_t peer_session;
+	uint64_t pos;
+	uint64_t at;
+	uint64_t base;
+	uint64_t len;
+	uint64_t end;
+};
+
+/*
  * struct ivshmem_chan - one side of a channel
  *
  * Locks: @tx_lock guards the sending side (@tail, @peer_head, @tx_reset,
@@ -159,10 +181,12 @@ struct ivshmem_chan {
 	uint64_t peer_head;	/* the peer's rx_head as last seen */
 	bool tx_reset;		/* -ECONNRESET due to the next send */
 	bool tx_closed;		/* a send saw the peer closed */
+	struct hold res;	/* the open reservation */
 	/* receiving side */
 	uint64_t head;
 	bool rx_reset;
 	bool rx_closed;		/* a receive returned -EPIPE */
+	struct hold peeked;	/* the peeked message */
 
 	/* waiting: one thread sleeps on the vector, the others on @wait_cond */
 	pthread_mutex_t wait_lock;
@@ -539,18 +563,20 @@ static void unlock_other(struct ivshmem_chan *ch, enum side held)
 
 /*
  * struct io - one send or receive
- * @buf, @len:   the caller's
+ * @src, @dst, @len: the caller's (a reservation's length)
  * @seen:        the peer's position the last try saw (spinning waits for
  *               it to change)
  * @event:       what to store as own event index before sleeping
  */
 struct io {
 	enum side side;
+	bool in_place;		/* reserve or peek: hand out the room */
 	const void *src;
 	void *dst;
 	size_t len;
 	uint64_t seen;
 	uint64_t event;
+	unsigned char *room;	/* in place: the message's first byte */
 };
 
 /* Internal: the pairing changed under a try; look again. */
@@ -563,11 +589,46 @@ static ssize_t bad_value(struct ivshmem_chan *ch)
 	return still_paired(ch) ? -EPROTO : -E_STALE;
 }
 
+/*
+ * The receiver's head moves from @seen to @head: publish it, and ring a
+ * sender that sleeps for the room (see tx_publish()).
+ */
+static void rx_consume(struct ivshmem_chan *ch, uint64_t seen, uint64_t head)
+{
+	ch->head = head;
+	st64(&ch->me->rx_head, head, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!ch->peer_polls) {
+		uint64_t ev = ld64(&ch->peer->tx_event, memory_order_relaxed);
+
+		if (ev >= seen && ev < head)
+			ring_peer(ch);
+	}
+}
+
+/* A hold made now, in the current pairing. */
+static void hold_open(struct ivshmem_chan *ch, struct hold *h, uint64_t pos)
+{
+	h->open = true;
+	h->session = ch->session;
+	h->peer_session = ch->peer_session;
+	h->pos = pos;
+}
+
+/* Whether the pairing a hold was made in goes on (the side's lock held). */
+static bool hold_stands(struct ivshmem_chan *ch, const struct hold *h, uint64_t pos)
+{
+	return ch->paired && ch->session == h->session && ch->peer_session == h->peer_session &&
+	       pos == h->pos;
+}
+
 static ssize_t rx_try(struct ivshmem_chan *ch, struct io *io)
 {
 	uint64_t head = ch->head, tail, avail, off, word, need;
 	uint32_t len, flags;
 
+	if (ch->peeked.open)
+		return -EBUSY;
 	if (ch->rx_reset) {
 		ch->rx_reset = false;
 		return -ECONNRESET;
@@ -614,6 +675,16 @@ static ssize_t rx_try(struct ivshmem_chan *ch, struct io *io)
 	need = rec_size(len);
 	if (need > avail || off + need > ch->cap)
 		return bad_value(ch);
+	if (io->in_place) {
+		/* Checked in this pairing: the application reads it in place. */
+		atomic_thread_fence(memory_order_acquire);
+		if (!still_paired(ch))
+			return -E_STALE;
+		io->room = ch->rx + off + REC_HDR;
+		hold_open(ch, &ch->peeked, ch->head);
+		ch->peeked.end = head + need;
+		return len;
+	}
 	if (len > io->len) {
 		atomic_thread_fence(memory_order_acquire);
 		return still_paired(ch) ? -EMSGSIZE : -E_STALE;
@@ -624,24 +695,37 @@ static ssize_t rx_try(struct ivshmem_chan *ch, struct io *io)
 	atomic_thread_fence(memory_order_acquire);
 	if (!still_paired(ch))
 		return -E_STALE;
-	head += need;
-	ch->head = head;
-	st64(&ch->me->rx_head, head, memory_order_release);
-	/* The room is free: ring a sender that sleeps for it (see tx_try). */
+	/* The room is free: ring a sender that sleeps for it. */
+	rx_consume(ch, io->seen, head + need);
+	return len;
+}
+
+/*
+ * The sender's tail moves from @tail to @new_tail, over records written
+ * before: publish it, then look at the receiver's event index, after a
+ * full fence: it stores its index, fences, then looks at tx_tail, so
+ * either it sees the records or this load sees it asleep (the Dekker pair
+ * of the header's "Ordering").
+ */
+static void tx_publish(struct ivshmem_chan *ch, uint64_t tail, uint64_t new_tail)
+{
+	ch->tail = new_tail;
+	st64(&ch->me->tx_tail, new_tail, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!ch->peer_polls) {
-		uint64_t ev = ld64(&ch->peer->tx_event, memory_order_relaxed);
+		uint64_t ev = ld64(&ch->peer->rx_event, memory_order_relaxed);
 
-		if (ev >= io->seen && ev < head)
+		if (ev >= tail && ev < new_tail)
 			ring_peer(ch);
 	}
-	return len;
 }
 
 static ssize_t tx_try(struct ivshmem_chan *ch, struct io *io)
 {
 	uint64_t tail = ch->tail, off, need, skip, total, at;
 
+	if (ch->res.open)
+		return -EBUSY;
 	if (ch->tx_reset) {
 		ch->tx_reset = false;
 		return -ECONNRESET;
@@ -675,24 +759,19 @@ static ssize_t tx_try(struct ivshmem_chan *ch, struct io *io)
 	if (skip)
 		st64(rec_at(ch->tx, off), (uint64_t)REC_SKIP << 32, memory_order_relaxed);
 	at = skip ? 0 : off;
+	if (io->in_place) {
+		/* Unpublished until the commit: the peer reads none of it. */
+		io->room = ch->tx + at + REC_HDR;
+		hold_open(ch, &ch->res, tail);
+		ch->res.at = at;
+		ch->res.base = tail + skip;
+		ch->res.len = io->len;
+		return 0;
+	}
 	if (io->len)
 		memcpy(ch->tx + at + REC_HDR, io->src, io->len);
 	st64(rec_at(ch->tx, at), io->len, memory_order_relaxed);
-	ch->tail = tail + total;
-	st64(&ch->me->tx_tail, ch->tail, memory_order_release);
-	/*
-	 * Published; now the receiver's event index, after a full fence: it
-	 * stores its index, fences, then looks at tx_tail, so either it sees
-	 * this record or this load sees it asleep (the Dekker pair of the
-	 * header's "Ordering").
-	 */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!ch->peer_polls) {
-		uint64_t ev = ld64(&ch->peer->rx_event, memory_order_relaxed);
-
-		if (ev >= tail && ev < ch->tail)
-			ring_peer(ch);
-	}
+	tx_publish(ch, tail, tail + total);
 	return 0;
 }
 
@@ -1179,4 +1258,109 @@ CHAN_EXPORT int ivshmem_chan_fd(struct ivshmem_chan *ch)
 CHAN_EXPORT size_t ivshmem_chan_max_msg(const struct ivshmem_chan *ch)
 {
 	return ch->max_msg;
+}
+
+/*
+ * Before a hold is judged: a pairing the peer ended is noticed now, so
+ * that the reset the hold's end reports is the one a later call would.
+ */
+static void hold_sync(struct ivshmem_chan *ch, enum side side)
+{
+	if (ch->paired && !still_paired(ch)) {
+		lock_both(ch, side);
+		chan_sync(ch, false);
+		unlock_other(ch, side);
+	}
+}
+
+CHAN_EXPORT int ivshmem_chan_reserve(struct ivshmem_chan *ch, size_t len, void **buf,
+				     int timeout_ms)
+{
+	struct io io = { .side = TX, .in_place = true, .len = len };
+	int ret;
+
+	if (!ch || !buf)
+		return -EINVAL;
+	if (len > ch->max_msg)
+		return -EMSGSIZE;
+	ret = (int)chan_io(ch, &io, timeout_ms);
+	if (ret == 0)
+		*buf = io.room;
+	return ret;
+}
+
+CHAN_EXPORT int ivshmem_chan_commit(struct ivshmem_chan *ch, size_t len)
+{
+	struct hold *h;
+	int ret = 0;
+
+	if (!ch)
+		return -EINVAL;
+	h = &ch->res;
+	pthread_mutex_lock(&ch->tx_lock);
+	/* Still open while it syncs: a thread that sends meanwhile gets -EBUSY. */
+	if (h->open && len != IVSHMEM_CHAN_DROP)
+		hold_sync(ch, TX);
+	/* Looked at after the sync, which may let another commit in first. */
+	if (!h->open || (len != IVSHMEM_CHAN_DROP && len > h->len)) {
+		pthread_mutex_unlock(&ch->tx_lock);
+		return -EINVAL;
+	}
+	if (len != IVSHMEM_CHAN_DROP) {
+		if (!hold_stands(ch, h, ch->tail)) {
+			ch->tx_reset = false;
+			ret = -ECONNRESET;
+		} else if (ld32(&ch->peer->flags, memory_order_acquire) & F_CLOSED) {
+			ch->tx_closed = true;
+			ret = -EPIPE;
+		} else {
+			st64(rec_at(ch->tx, h->at), len, memory_order_relaxed);
+			tx_publish(ch, h->pos, h->base + rec_size(len));
+		}
+	}
+	h->open = false;
+	pthread_mutex_unlock(&ch->tx_lock);
+	return ret;
+}
+
+CHAN_EXPORT ssize_t ivshmem_chan_peek(struct ivshmem_chan *ch, const void **buf, int timeout_ms)
+{
+	struct io io = { .side = RX, .in_place = true };
+	ssize_t ret;
+
+	if (!ch || !buf)
+		return -EINVAL;
+	ret = chan_io(ch, &io, timeout_ms);
+	if (ret >= 0)
+		*buf = io.room;
+	return ret;
+}
+
+CHAN_EXPORT int ivshmem_chan_release(struct ivshmem_chan *ch)
+{
+	struct hold *h;
+	int ret = 0;
+
+	if (!ch)
+		return -EINVAL;
+	h = &ch->peeked;
+	/* The application's reads of the message come before the look. */
+	atomic_thread_fence(memory_order_acquire);
+	pthread_mutex_lock(&ch->rx_lock);
+	if (h->open)
+		hold_sync(ch, RX);
+	/* Looked at after the sync, which may let another release in first. */
+	if (!h->open) {
+		pthread_mutex_unlock(&ch->rx_lock);
+		return -EINVAL;
+	}
+	if (hold_stands(ch, h, ch->head)) {
+		rx_consume(ch, h->pos, h->end);
+	} else {
+		ch->rx_reset = false;
+		ret = -ECONNRESET;
+	}
+	h->open = false;
+	pthread_mutex_unlock(&ch->rx_lock);
+	return ret;
 }

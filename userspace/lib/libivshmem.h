@@ -905,8 +905,9 @@ void ivshmem_chan_close(struct ivshmem_chan *chan);
  * presence table): messages sent before may be lost, this one was not
  * sent; -EPIPE when the peer closed the channel (until it opens it again);
  * -EPROTO when the peer broke the channel's protocol (the channel starts
- * a new pairing); -EINTR when a signal interrupted the wait; -ENODEV when
- * the device was removed; another error of ivshmem_wait().
+ * a new pairing); -EBUSY while a reservation is open
+ * (ivshmem_chan_reserve()); -EINTR when a signal interrupted the wait;
+ * -ENODEV when the device was removed; another error of ivshmem_wait().
  */
 int ivshmem_chan_send(struct ivshmem_chan *chan, const void *buf, size_t len, int timeout_ms);
 
@@ -932,10 +933,106 @@ int ivshmem_chan_send(struct ivshmem_chan *chan, const void *buf, size_t len, in
  * the peer closed the channel and everything it sent has been received
  * (until it opens it again); -ECONNRESET once after the pairing ended
  * (messages may have been lost; what follows comes from the peer's new
- * session); -EPROTO, -EINTR, -ENODEV and others as for
+ * session); -EBUSY while a peeked message is not released
+ * (ivshmem_chan_peek()); -EPROTO, -EINTR, -ENODEV and others as for
  * ivshmem_chan_send().
  */
 ssize_t ivshmem_chan_recv(struct ivshmem_chan *chan, void *buf, size_t len, int timeout_ms);
+
+/*
+ * Zero copy (since LIBIVSHMEM_1.2).  ivshmem_chan_send() and
+ * ivshmem_chan_recv() copy each message twice: into the ring and out of
+ * it.  A large message can skip both: the sender reserves room in the
+ * ring, writes the message there and commits it; the receiver peeks at
+ * the oldest message where it lies and releases it when done.  The bytes
+ * stay in the shared memory all the while, so a peer can still change
+ * them under the receiver (a correct peer never does; a hostile one can,
+ * and only inside the channel's memory): copy out what must not change
+ * before checking it.  One reservation and one peeked message at a time
+ * per channel; while one is open, the other calls of the same direction
+ * return -EBUSY.
+ */
+
+/** IVSHMEM_CHAN_DROP - &ivshmem_chan_commit's length that drops a reservation unsent. */
+#define IVSHMEM_CHAN_DROP	((size_t)-1)
+
+/**
+ * ivshmem_chan_reserve() - room for a message, in the ring
+ * @chan: the channel
+ * @len: the most the message will hold, 0 to ivshmem_chan_max_msg()
+ * @buf: set to where the message goes: @len writable bytes, 8-byte aligned
+ * @timeout_ms: as for ivshmem_chan_send()
+ *
+ * Waits as ivshmem_chan_send() does, for the peer and for room, and
+ * hands out the room without sending anything: the peer sees nothing of
+ * it before ivshmem_chan_commit().  The room stays this side's until the
+ * commit, or until the pairing ends (the commit then fails).
+ *
+ * Thread safety: safe; the reservation belongs to the channel, and any
+ * thread may commit it.
+ *
+ * Return: 0; -EBUSY when a reservation is open already; -EINVAL for a
+ * NULL @buf; otherwise the errors of ivshmem_chan_send().
+ */
+int ivshmem_chan_reserve(struct ivshmem_chan *chan, size_t len, void **buf, int timeout_ms);
+
+/**
+ * ivshmem_chan_commit() - send the reserved message
+ * @chan: the channel
+ * @len: the message's length, at most the reserved length; or
+ *       IVSHMEM_CHAN_DROP to give the room back and send nothing
+ *
+ * Sends the first @len bytes of the reservation as one message and rings
+ * the peer if it sleeps; it never waits.  The reservation is over
+ * whatever it returns, except for -EINVAL.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL when no reservation is open or @len exceeds it;
+ * -ECONNRESET when the pairing ended since the reservation (the message
+ * was not sent, and no later call reports that reset again); -EPIPE when
+ * the peer closed the channel meanwhile (not sent).
+ */
+int ivshmem_chan_commit(struct ivshmem_chan *chan, size_t len);
+
+/**
+ * ivshmem_chan_peek() - the oldest message, where it lies
+ * @chan: the channel
+ * @buf: set to the message's first byte, in the channel's memory
+ *       (8-byte aligned; valid until ivshmem_chan_release() or
+ *       ivshmem_chan_close())
+ * @timeout_ms: as for ivshmem_chan_recv()
+ *
+ * Waits as ivshmem_chan_recv() does and hands out the oldest message
+ * without taking it: its room stays the receiver's until
+ * ivshmem_chan_release().  The message was checked as every received one
+ * is (its length and place in the ring); its bytes are the peer's to
+ * change (see "Zero copy" above).
+ *
+ * Thread safety: safe; the peeked message belongs to the channel, and any
+ * thread may release it.
+ *
+ * Return: the message's length (>= 0); -EBUSY when a peeked message is
+ * not released yet; -EINVAL for a NULL @buf; otherwise the errors of
+ * ivshmem_chan_recv() (never -EMSGSIZE).
+ */
+ssize_t ivshmem_chan_peek(struct ivshmem_chan *chan, const void **buf, int timeout_ms);
+
+/**
+ * ivshmem_chan_release() - done with the peeked message
+ * @chan: the channel
+ *
+ * Takes the peeked message and makes its room free for the peer (ringing
+ * the peer if it waits for room); it never waits.
+ *
+ * Thread safety: safe.
+ *
+ * Return: 0; -EINVAL when no message is peeked; -ECONNRESET when the
+ * pairing ended since the peek (the peer restarted, left, or broke the
+ * protocol): the message may have changed while it was read; it is gone
+ * from the ring, and no later call reports that reset again.
+ */
+int ivshmem_chan_release(struct ivshmem_chan *chan);
 
 /**
  * ivshmem_chan_fd() - descriptor to poll for a channel's news
