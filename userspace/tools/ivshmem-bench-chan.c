@@ -4,10 +4,15 @@
  * two host processes, each a peer of a running ivshmem-server through the
  * library's host backend, against what a program would use otherwise
  *
- *   throughput --kind chan|socketpair|pipe|memcpy|ring --msg BYTES
+ *   throughput --kind chan|chan-zc|socketpair|pipe|memcpy|ring --msg BYTES
  *       messages of BYTES one way, as fast as they go, for --seconds:
- *       through a channel, a UNIX SOCK_STREAM socketpair or a pipe (one
- *       write() per message, reads until the message is whole); through a
+ *       through a channel, with ivshmem_chan_send() and ivshmem_chan_recv()
+ *       (chan: the bytes copied into the ring and out again) or zero copy
+ *       (chan-zc: the sender copies its message into room it reserved, the
+ *       receiver checks it where it lies with ivshmem_chan_peek() and
+ *       releases it: the bytes copied once); through a UNIX SOCK_STREAM
+ *       socketpair or a pipe (one write() per message, reads until the
+ *       message is whole); through a
  *       bare ring of four slots in shared memory, both sides spinning, no
  *       library (what moving the bytes between the two CPUs costs at
  *       best); or a memcpy() of BYTES between two buffers in one process.
@@ -81,8 +86,8 @@ struct opts {
 
 static void help(void)
 {
-	printf("Usage: %s throughput --kind chan|socketpair|pipe|memcpy|ring --msg BYTES\n"
-	       "           [options]\n"
+	printf("Usage: %s throughput --kind chan|chan-zc|socketpair|pipe|memcpy|ring\n"
+	       "           --msg BYTES [options]\n"
 	       "       %s rtt --kind chan-sleep|chan-spin|doorbell|doorbell-wait [options]\n"
 	       "Channel benchmarks of make bench between two host processes; prints one\n"
 	       "JSON object.\n"
@@ -300,15 +305,54 @@ static void chan_get(struct peer *p, void *buf, size_t len)
  */
 struct flow {
 	struct peer *p;		/* a channel, or NULL */
+	bool zero_copy;		/* the channel's in-place calls */
 	int fd;
 	size_t msg;
 };
+
+/* The message copied once, into room reserved in the ring. */
+static void chan_put_in_place(struct peer *p, const void *buf, size_t len)
+{
+	void *room;
+	int ret = ivshmem_chan_reserve(p->ch, len, &room, TIMEOUT_MS);
+
+	if (ret == 0) {
+		memcpy(room, buf, len);
+		ret = ivshmem_chan_commit(p->ch, len);
+	}
+	if (ret < 0)
+		tool_fail("channel: sending %zu bytes in place: %s", len, ivshmem_strerror(ret));
+}
+
+/*
+ * The next message where it lies: its number copied out and checked, the
+ * rest left in place (what a zero-copy receiver does without copying).
+ */
+static ssize_t chan_get_in_place(struct peer *p, unsigned char *buf, size_t len)
+{
+	const void *msg;
+	ssize_t n = ivshmem_chan_peek(p->ch, &msg, TIMEOUT_MS);
+	int ret;
+
+	if (n < 0)
+		tool_fail("channel: peeking: %s", ivshmem_strerror((int)n));
+	if ((size_t)n <= len)
+		memcpy(buf, msg, (size_t)n < sizeof(uint64_t) ? (size_t)n : sizeof(uint64_t));
+	ret = ivshmem_chan_release(p->ch);
+	if (ret < 0)
+		tool_fail("channel: releasing a message: %s", ivshmem_strerror(ret));
+	return n;
+}
 
 static void flow_send(struct flow *f, unsigned char *buf, uint64_t seq)
 {
 	int ret;
 
 	memcpy(buf, &seq, f->msg < sizeof(seq) ? f->msg : sizeof(seq));
+	if (f->p && f->zero_copy) {
+		chan_put_in_place(f->p, buf, f->msg);
+		return;
+	}
 	if (f->p) {
 		chan_put(f->p, buf, f->msg);
 		return;
@@ -333,7 +377,8 @@ static bool flow_recv(struct flow *f, unsigned char *buf, uint64_t seq)
 	ssize_t n;
 
 	if (f->p) {
-		n = ivshmem_chan_recv(f->p->ch, buf, f->msg, TIMEOUT_MS);
+		n = f->zero_copy ? chan_get_in_place(f->p, buf, f->msg) :
+		    ivshmem_chan_recv(f->p->ch, buf, f->msg, TIMEOUT_MS);
 		if (n < 0)
 			tool_fail("channel: receiving: %s", ivshmem_strerror((int)n));
 		if (n == 0)
@@ -620,9 +665,10 @@ static int throughput_ring(const struct opts *o, uint64_t per_batch, uint64_t wa
 static int throughput(const struct opts *o)
 {
 	uint64_t per_batch = o->batch_bytes / o->msg, warm = 1, t0, b;
-	bool chan = !strcmp(o->kind, "chan");
+	bool zero_copy = !strcmp(o->kind, "chan-zc");
+	bool chan = zero_copy || !strcmp(o->kind, "chan");
 	int ctl[2], data[2] = { -1, -1 };
-	struct flow f = { .msg = o->msg };
+	struct flow f = { .msg = o->msg, .zero_copy = zero_copy };
 	struct peer p = { 0 };
 	struct ends e = { 0 };
 	unsigned char *buf;
@@ -1090,7 +1136,9 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const tkinds[] = { "chan", "socketpair", "pipe", "memcpy", "ring", NULL };
+	static const char *const tkinds[] = {
+		"chan", "chan-zc", "socketpair", "pipe", "memcpy", "ring", NULL,
+	};
 	static const char *const rkinds[] = {
 		"chan-sleep", "chan-spin", "doorbell", "doorbell-wait", NULL,
 	};
@@ -1185,9 +1233,9 @@ int main(int argc, char **argv)
 		return side_usage(&o);
 	if (!one_of(o.kind, o.cmd[0] == 't' ? tkinds : rkinds))
 		tool_usage("--kind: '%s' is not one of %s", o.kind, o.cmd[0] == 't' ?
-			   "chan, socketpair, pipe, memcpy, ring" :
+			   "chan, chan-zc, socketpair, pipe, memcpy, ring" :
 			   "chan-sleep, chan-spin, doorbell, doorbell-wait");
-	if (!o.socket && (!strcmp(o.kind, "chan") || o.cmd[0] == 'r'))
+	if (!o.socket && (!strncmp(o.kind, "chan", 4) || o.cmd[0] == 'r'))
 		tool_usage("--kind %s needs --socket", o.kind);
 	signal(SIGPIPE, SIG_IGN);
 	return o.cmd[0] == 't' ? throughput(&o) : rtt(&o);
