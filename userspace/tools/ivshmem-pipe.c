@@ -7,7 +7,9 @@
  * message, which the other side takes for the end of its output.  The
  * loop polls stdin and the channel's descriptor, and follows the
  * channel's protocol: after a wakeup, receive and retry a waiting send
- * without blocking until they give -EAGAIN.
+ * without blocking until they give -EAGAIN.  Received messages go to
+ * stdout from where they lie in the ring (ivshmem_chan_peek()), not
+ * through a buffer of this process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
 	const char *device = NULL;
 	struct ivshmem_chan *ch;
 	struct ivshmem *dev;
-	char *inbuf, *outbuf;
+	char *inbuf;
 	size_t max, plen = 0;
 	int64_t last_move;
 	int c, ret, fd, id;
@@ -190,8 +192,7 @@ int main(int argc, char **argv)
 			  open_error(ret));
 	max = ivshmem_chan_max_msg(ch);
 	inbuf = malloc(max);
-	outbuf = malloc(max);
-	if (!inbuf || !outbuf)
+	if (!inbuf)
 		tool_fail("out of memory");
 	fd = ivshmem_chan_fd(ch);
 	if (verbose)
@@ -206,21 +207,31 @@ int main(int argc, char **argv)
 		nfds_t n = 0;
 		long r;
 
-		/* The peer's messages, to stdout; an empty one is its end. */
+		/*
+		 * The peer's messages, to stdout straight from where they lie;
+		 * an empty one is its end.
+		 */
 		while (!rx_done) {
-			r = ivshmem_chan_recv(ch, outbuf, max, 0);
+			const void *msg;
+
+			r = ivshmem_chan_peek(ch, &msg, 0);
 			if (r == -EAGAIN)
 				break;
 			if (r < 0)
 				tool_fail("%s: receive from peer %u: %s", ivshmem_path(dev), cfg.peer,
 					  io_error(r));
 			moved = true;
+			if (r > 0)
+				write_all(msg, (size_t)r);
+			ret = ivshmem_chan_release(ch);
+			if (ret < 0)
+				tool_fail("%s: receive from peer %u: %s", ivshmem_path(dev), cfg.peer,
+					  io_error(ret));
 			if (r == 0) {
 				rx_done = true;
 				close(STDOUT_FILENO);
 				break;
 			}
-			write_all(outbuf, (size_t)r);
 			received += (uint64_t)r;
 		}
 		/* Then stdin, one read per message, the end as an empty one. */
@@ -280,6 +291,5 @@ int main(int argc, char **argv)
 	ivshmem_chan_close(ch);
 	ivshmem_close(dev);
 	free(inbuf);
-	free(outbuf);
 	return 0;
 }
