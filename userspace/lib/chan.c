@@ -61,9 +61,12 @@
  * Spinning adapts, per direction, between 0 and spin_us: a spin that
  * caught what it waited for doubles the next one (from SPIN_MIN_NS), a
  * spin that ran out halves it, down to none.  Without spinning, one call
- * in SPIN_PROBE still spins SPIN_MIN_NS, to notice that it pays again.
- * A peer that runs on the same CPU cannot answer while this side spins:
- * there, spinning only adds to the wait.
+ * in SPIN_PROBE still spins, the whole spin_us, to notice that it pays
+ * again: a shorter probe could never catch a peer whose messages come
+ * further apart than it, however well a longer spin would do (a stream
+ * whose start was slow stayed asleep for good).  A peer that runs on the
+ * same CPU cannot answer while this side spins: there, spinning only
+ * adds to the wait, one call in SPIN_PROBE.
  */
 #define SPIN_MIN_NS	1000LL
 #define SPIN_PROBE	64
@@ -985,7 +988,7 @@ static int64_t spin_budget(struct ivshmem_chan *ch, enum side side)
 	if (b >= SPIN_MIN_NS)
 		return b;
 	return atomic_fetch_add_explicit(&ch->spin_probe, 1, memory_order_relaxed) % SPIN_PROBE ?
-	       0 : SPIN_MIN_NS;
+	       0 : ch->spin_ns;
 }
 
 static void spin_learn(struct ivshmem_chan *ch, enum side side, int64_t spun, bool caught)

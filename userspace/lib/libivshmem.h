@@ -741,8 +741,8 @@ void ivshmem_list_free(struct ivshmem_devinfo **list);
  * ivshmem_chan_config.spin_us), so that a busy peer's messages need no
  * ring at all.  The spin adapts: one that caught what it waited for
  * doubles the next, one that ran out halves it (a peer on the same CPU
- * cannot answer while this side spins), down to none but a short probe
- * now and then.
+ * cannot answer while this side spins), down to none but, one wait in
+ * 64, a whole spin to see whether spinning pays again.
  *
  * Pairing.  Each side writes a random session value into its control
  * block when it opens the channel.  A side takes the other's session by

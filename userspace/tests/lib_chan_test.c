@@ -864,6 +864,44 @@ static int test_notify(const char *spec)
 		pair_close_chans(&p);
 	}
 
+	/*
+	 * Spinning pays again: after spins that ran out (messages 5 ms
+	 * apart), a stream of messages 100 us apart is caught by spins
+	 * again, not slept for (and rung) message by message.  With probes
+	 * shorter than the gap, the receiver stayed asleep for good.
+	 */
+	{
+		struct flow r = { .seed = 8, .n = 406, .max = 100 };
+		pthread_t t;
+		unsigned long n;
+
+		pair_chans(&p, 0, 65536, 0, 2000);
+		r.ch = p.cb;
+		check(send_text(p.ca, "up", 0) == 0 && recv_text(p.cb, "up", 1000, got, sizeof(got)),
+		      "a channel that spins 2 ms is up", "%s", got);
+		pthread_create(&t, NULL, recv_flow, &r);
+		for (uint64_t i = 0; i < r.n; i++) {
+			unsigned char buf[100];
+			size_t len = msg_len(8, i, 100);
+			int64_t next = now_ns() + (i < 6 ? 5000000 : 100000);
+
+			if (i == 6)
+				ra = rings_of(0);
+			while (now_ns() < next)
+				;
+			msg_fill(buf, len, 8, i);
+			ok &= ivshmem_chan_send(p.ca, buf, len, 1000) == 0;
+		}
+		pthread_join(t, NULL);
+		n = rings_of(0) - ra;
+		check(ok && !r.error[0] && r.done == r.n, "a receiver of messages 100 us apart gets all",
+		      "%s", r.error);
+		check(n < (r.n - 6) / 2, "after spins that ran out, spinning catches such a stream "
+		      "again: few rings", "%lu rings for %" PRIu64 " messages", n, r.n - 6);
+		diag("400 messages 100 us apart after 6 at 5 ms, spin_us 2000: %lu rings", n);
+		pair_close_chans(&p);
+	}
+
 	/* Spinning sides: a stream with (nearly) no ring either way. */
 	{
 		struct flow s = { .seed = 6, .n = 20000, .max = 256 };
