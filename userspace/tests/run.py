@@ -652,7 +652,8 @@ def test_chan(srvbin, work):
     part on a fresh server; with a presence table when the server has one."""
     lct = os.path.join(ASAN, 'tests', 'lib_chan_test')
     for args, limit in ((['api'], 120), (['stream', '3000'], 300), (['notify'], 120),
-                        (['restart'], 120), (['fuzz', '4'], 180), (['bench', '200'], 120)):
+                        (['restart'], 120), (['zc', '2000'], 120), (['fuzz', '4'], 180),
+                        (['bench', '200'], 120)):
         srv = Server(srvbin, work, 'chan-' + args[0], vectors=4)
         try:
             rc, out, err = run_bounded([lct, args[0], srv.spec] + args[1:], limit)
