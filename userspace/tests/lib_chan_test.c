@@ -2312,12 +2312,16 @@ static void test_zc_restart(struct pair *p, struct chanmem *cm)
  * struct zc_racer - a thread of test_zc_threads(): it sends @n messages
  * tagged @tag by send or by reserve/commit (@in_place), or takes them by
  * recv or by peek/release, retrying what the other thread's hold makes
- * -EBUSY (counted in @busy).
+ * -EBUSY (counted in @busy).  Every eighth message it pauses for a
+ * millisecond, holding the message when in place, so that the threads
+ * run side by side for a while and meet each other's holds.
+ * @start: where the threads of a round wait for each other
  * @taken: what the takers took in all, to stop at @n
  * @once:  each message's taker count, when the messages of one sender are
  *         shared out (else each tag's must come in order, all of them)
  */
 struct zc_racer {
+	pthread_barrier_t *start;
 	struct ivshmem_chan *ch;
 	unsigned int tag;
 	uint64_t n;
@@ -2328,6 +2332,13 @@ struct zc_racer {
 	uint64_t done;
 	char error[200];
 };
+
+static void pause_us(long us)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
 
 /* Message @i of sender @tag: the tag and number, then stream bytes. */
 static size_t racer_msg(unsigned char *buf, unsigned int tag, uint64_t i)
@@ -2347,6 +2358,7 @@ static void *racer_send(void *arg)
 	struct zc_racer *z = arg;
 	unsigned char buf[320];
 
+	pthread_barrier_wait(z->start);
 	for (uint64_t i = 0; i < z->n && !z->error[0]; i++) {
 		size_t len = racer_msg(buf, z->tag, i);
 		void *w;
@@ -2360,11 +2372,10 @@ static void *racer_send(void *arg)
 			if (ret != -EBUSY)
 				break;
 			z->busy++;
-			sched_yield();
+			pause_us(20);
 		}
 		if (ret == 0 && z->in_place) {
 			memcpy(w, buf, len);
-			/* Hold it a while, now and then: the other thread runs into it. */
 			if (i % 8 == 0)
 				sleep_ms(1);
 			else
@@ -2373,6 +2384,8 @@ static void *racer_send(void *arg)
 				snprintf(z->error, sizeof(z->error), "message %" PRIu64 ": its room "
 					 "changed while reserved", i);
 			ret = ivshmem_chan_commit(z->ch, len);
+		} else if (i % 8 == 0) {
+			sleep_ms(1);
 		}
 		if (ret < 0 && !z->error[0])
 			snprintf(z->error, sizeof(z->error), "%s %" PRIu64 ": %s",
@@ -2382,75 +2395,87 @@ static void *racer_send(void *arg)
 	return NULL;
 }
 
+/* Check a message @z took: its tag, number, order and bytes. */
+static bool racer_check(struct zc_racer *z, const unsigned char *msg, ssize_t n, uint64_t *next)
+{
+	unsigned char want[320];
+	unsigned int tag;
+	size_t len;
+	uint64_t k;
+
+	if (n < 9 || msg[0] < 1 || msg[0] > 2) {
+		snprintf(z->error, sizeof(z->error), "%zd bytes, tag %u", n, n ? msg[0] : 0);
+		return false;
+	}
+	tag = msg[0];
+	memcpy(&k, msg + 1, 8);
+	len = racer_msg(want, tag, k);
+	if ((size_t)n != len || memcmp(msg, want, len) != 0) {
+		snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 ": %zd bytes, want %zu%s",
+			 tag, k, n, len, (size_t)n == len ? ", other bytes" : "");
+		return false;
+	}
+	if (z->once ? k >= z->n || k < next[tag] || atomic_fetch_add(&z->once[k], 1) :
+	    k != next[tag]) {
+		snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 " where %" PRIu64
+			 " was due, or twice", tag, k, next[tag]);
+		return false;
+	}
+	next[tag] = k + 1;
+	if (z->in_place && k % 8 == 0) {
+		sleep_ms(1);
+		if (memcmp(msg, want, len) != 0) {
+			snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 ": changed while "
+				 "peeked", tag, k);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Take messages until the takers took @n in all; 10 s without one is an error. */
 static void *racer_take(void *arg)
 {
 	struct zc_racer *z = arg;
-	unsigned char buf[320], want[320];
+	unsigned char buf[320];
 	uint64_t next[3] = { 0 };
+	int64_t last;
 
+	pthread_barrier_wait(z->start);
+	last = now_ms();
 	while (atomic_load(z->taken) < z->n && !z->error[0]) {
-		const unsigned char *msg = buf;
 		const void *r = NULL;
-		unsigned int tag;
-		size_t len;
+		bool ok;
 		ssize_t n;
-		uint64_t k;
 
-		if (z->in_place) {
+		if (z->in_place)
 			n = ivshmem_chan_peek(z->ch, &r, 100);
-			msg = r;
-		} else {
+		else
 			n = ivshmem_chan_recv(z->ch, buf, sizeof(buf), 100);
-		}
-		if (n == -EBUSY) {
-			z->busy++;
-			sched_yield();
+		if ((n == -EBUSY || n == -ETIMEDOUT) && now_ms() - last < 10000) {
+			z->busy += n == -EBUSY;
+			pause_us(20);
 			continue;
 		}
-		if (n == -ETIMEDOUT)
-			continue;
 		if (n < 0) {
 			snprintf(z->error, sizeof(z->error), "%s: %s", z->in_place ? "peek" : "recv",
 				 ivshmem_strerror((int)n));
 			break;
 		}
-		if (n < 9 || msg[0] < 1 || msg[0] > 2) {
-			snprintf(z->error, sizeof(z->error), "%zd bytes, tag %u", n, n ? msg[0] : 0);
-			break;
-		}
-		tag = msg[0];
-		memcpy(&k, msg + 1, 8);
-		len = racer_msg(want, tag, k);
-		if ((size_t)n != len || memcmp(msg, want, len) != 0) {
-			snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 ": %zd bytes, want "
-				 "%zu%s", tag, k, n, len, (size_t)n == len ? ", other bytes" : "");
-			break;
-		}
-		if (z->once ? k >= z->n || k < next[tag] || atomic_fetch_add(&z->once[k], 1) :
-		    k != next[tag]) {
-			snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 " where %" PRIu64
-				 " was due, or twice", tag, k, next[tag]);
-			break;
-		}
-		next[tag] = k + 1;
+		ok = racer_check(z, z->in_place ? r : buf, n, next);
 		if (z->in_place) {
-			if (k % 8 == 0) {
-				sleep_ms(1);
-				if (memcmp(msg, want, len) != 0) {
-					snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64
-						 ": changed while peeked", tag, k);
-					break;
-				}
-			}
-			n = ivshmem_chan_release(z->ch);
-			if (n < 0) {
+			/* Released whatever was found: the other taker goes on. */
+			int ret = ivshmem_chan_release(z->ch);
+
+			if (ret < 0 && ok)
 				snprintf(z->error, sizeof(z->error), "release: %s",
-					 ivshmem_strerror((int)n));
-				break;
-			}
+					 ivshmem_strerror(ret));
 		}
+		if (z->error[0])
+			break;
 		atomic_fetch_add(z->taken, 1);
 		z->done++;
+		last = now_ms();
 	}
 	return NULL;
 }
@@ -2461,17 +2486,20 @@ static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, ui
 	static _Atomic unsigned char once[100000];
 	struct zc_racer s[2], t[2];
 	_Atomic uint64_t taken = 0;
+	pthread_barrier_t start;
 	pthread_t ts[2], tt[2];
 	uint64_t all = 0;
 
 	fresh(p, cm, off, true);
+	pthread_barrier_init(&start, NULL, 3);
 
 	/* One thread reserves and commits while another sends. */
 	for (unsigned int i = 0; i < 2; i++) {
-		s[i] = (struct zc_racer){ .ch = p->ca, .tag = i + 1, .n = n, .in_place = i == 0 };
+		s[i] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = i + 1, .n = n,
+					  .in_place = i == 0 };
 		pthread_create(&ts[i], NULL, racer_send, &s[i]);
 	}
-	t[0] = (struct zc_racer){ .ch = p->cb, .n = 2 * n, .taken = &taken };
+	t[0] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n, .taken = &taken };
 	pthread_create(&tt[0], NULL, racer_take, &t[0]);
 	for (int i = 0; i < 2; i++)
 		pthread_join(ts[i], NULL);
@@ -2488,10 +2516,11 @@ static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, ui
 	/* Two threads reserve and commit: one reservation at a time. */
 	atomic_store(&taken, 0);
 	for (unsigned int i = 0; i < 2; i++) {
-		s[i] = (struct zc_racer){ .ch = p->ca, .tag = i + 1, .n = n, .in_place = true };
+		s[i] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = i + 1, .n = n,
+					  .in_place = true };
 		pthread_create(&ts[i], NULL, racer_send, &s[i]);
 	}
-	t[0] = (struct zc_racer){ .ch = p->cb, .n = 2 * n, .taken = &taken };
+	t[0] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n, .taken = &taken };
 	pthread_create(&tt[0], NULL, racer_take, &t[0]);
 	for (int i = 0; i < 2; i++)
 		pthread_join(ts[i], NULL);
@@ -2505,15 +2534,16 @@ static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, ui
 	/* One thread peeks and releases while another receives. */
 	if (2 * n > sizeof(once)) {
 		check(false, "at most 50000 messages for the takers", " ");
+		pthread_barrier_destroy(&start);
 		return;
 	}
 	atomic_store(&taken, 0);
 	memset((void *)once, 0, sizeof(once));
-	s[0] = (struct zc_racer){ .ch = p->ca, .tag = 1, .n = 2 * n };
+	s[0] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = 1, .n = 2 * n };
 	pthread_create(&ts[0], NULL, racer_send, &s[0]);
 	for (int i = 0; i < 2; i++) {
-		t[i] = (struct zc_racer){ .ch = p->cb, .n = 2 * n, .in_place = i == 0,
-					  .taken = &taken, .once = once };
+		t[i] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n,
+					  .in_place = i == 0, .taken = &taken, .once = once };
 		pthread_create(&tt[i], NULL, racer_take, &t[i]);
 	}
 	pthread_join(ts[0], NULL);
@@ -2529,6 +2559,7 @@ static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, ui
 	check(t[1].busy > 0, "the receiving thread met the peeked message (-EBUSY) and received "
 	      "after its release", "%lu -EBUSY", t[1].busy);
 	diag("the receiving thread retried %lu times after -EBUSY", t[1].busy);
+	pthread_barrier_destroy(&start);
 	pair_close_chans(p);
 }
 
