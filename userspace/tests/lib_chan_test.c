@@ -29,9 +29,11 @@
  *                                     that meet each other's holds
  *   lib_chan_test fuzz SOCK SECS      a thread corrupts the channel's memory
  *                                     at random and in targeted ways while
- *                                     both sides send and receive: bounded
- *                                     calls, documented errors only, and the
- *                                     channel works again afterwards
+ *                                     both sides send and receive, copying
+ *                                     or in place: bounded calls, documented
+ *                                     errors only, rooms and peeked messages
+ *                                     inside the ring, and the channel works
+ *                                     again afterwards
  *   lib_chan_test bench SOCK MS       throughput and round trips beside a
  *                                     socketpair (diagnostics only)
  *
@@ -1307,7 +1309,11 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 		{ "a record of unknown flags", 4 }, { "a skip record at the ring's start", 5 },
 		{ "a record longer than what was published", 6 }, { "a tail of 2^63", 7 },
 	};
-	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+	/* Each taken by recv, then by peek: the same checks guard both. */
+	for (size_t j = 0; j < 2 * sizeof(tails) / sizeof(tails[0]); j++) {
+		size_t i = j % (sizeof(tails) / sizeof(tails[0]));
+		bool peek = j >= sizeof(tails) / sizeof(tails[0]);
+		const void *r = NULL;
 		char name[160];
 
 		/* The record at the ring's start: the receiver's first. */
@@ -1340,9 +1346,14 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 			put64(cm, tx_a, 1ULL << 63);
 			break;
 		}
-		snprintf(name, sizeof(name), "%s: the receiver gets -EPROTO", tails[i].what);
-		check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPROTO, name);
-		snprintf(name, sizeof(name), "%s: then the channel works again", tails[i].what);
+		snprintf(name, sizeof(name), "%s: %s gets -EPROTO", tails[i].what,
+			 peek ? "peek" : "the receiver");
+		if (peek)
+			check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EPROTO, name);
+		else
+			check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPROTO, name);
+		snprintf(name, sizeof(name), "%s (%s): then the channel works again", tails[i].what,
+			 peek ? "peek" : "recv");
 		check(recovers(p, why, sizeof(why)), name, "%s", why);
 	}
 
@@ -1353,6 +1364,18 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 	put64(cm, rx_b, get64(cm, CB_LOW + CB_TX_TAIL) + 8);
 	check_ret(send_text(p->ca, "fill the ring up", 0), -EPROTO,
 		  "a head beyond what was sent: the sender gets -EPROTO");
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+	fresh(p, cm, off, true);
+	n = 0;
+	while (n < 1000 && send_text(p->ca, "fill the ring up", 0) == 0)
+		n++;
+	put64(cm, rx_b, get64(cm, CB_LOW + CB_TX_TAIL) + 8);
+	{
+		void *w = NULL;
+
+		check_ret(ivshmem_chan_reserve(p->ca, 16, &w, 0), -EPROTO,
+			  "a head beyond what was sent: reserve gets -EPROTO");
+	}
 	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
 	fresh(p, cm, off, true);
 	while (send_text(p->ca, "fill the ring up", 0) == 0)
@@ -1388,6 +1411,15 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 	check_ret(send_text(p->cb, "z", 0), -EPIPE, "and the sender -EPIPE");
 }
 
+/*
+ * struct fuzzer - a thread of test_fuzz(): it sends or receives at random
+ * (@send), a third of the calls in place (reserve/commit, peek/release),
+ * or scribbles on the channel's memory (corrupter()).
+ * @ring:  the ring its calls use, as an offset in the channel's memory
+ * @maps:  where the channels map the memory (their rooms must lie there)
+ * @holds: reservations and peeks made; @ends: how their commit or release
+ *         went: 0, -ECONNRESET, -EPIPE
+ */
 struct fuzzer {
 	struct ivshmem_chan *ch;
 	struct chanmem *cm;
@@ -1395,11 +1427,120 @@ struct fuzzer {
 	bool send;
 	uint64_t seed;
 	size_t max;
+	uint64_t ring;
+	const uintptr_t *maps;
+	int nmaps;
 	unsigned long calls;
 	unsigned long results[8];	/* ok, EAGAIN, ETIMEDOUT, ECONNRESET, EPROTO, EPIPE, EMSGSIZE */
+	unsigned long holds, ends[3];
 	int64_t slowest;
 	char error[200];
 };
+
+/*
+ * Where [@off, @off + @size) of the memory is mapped in this process,
+ * but at @not (the test's own mapping): the channels' mappings, as
+ * /proc/self/maps lists them.  How many were found, at most @max.
+ */
+static int chan_maps(uint64_t off, uint64_t size, const void *not, uintptr_t *maps, int max)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		unsigned long long pgoff;
+
+		if (sscanf(line, "%lx-%lx %*s %llx", &start, &end, &pgoff) == 3 &&
+		    end - start == size && pgoff == off && start != (uintptr_t)not)
+			maps[n++] = start;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Whether [@p, @p + @len) is a message's place in @f's ring of a channel mapping. */
+static bool in_ring(const struct fuzzer *f, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	for (int i = 0; i < f->nmaps; i++) {
+		uintptr_t lo = f->maps[i] + f->ring + 8, hi = f->maps[i] + f->ring + f->cm->cap;
+
+		if (a % 8 == 0 && a >= lo && a <= hi && len <= hi - a)
+			return true;
+	}
+	return false;
+}
+
+/* A hold's end: 0, -ECONNRESET or (a commit's) -EPIPE, nothing else. */
+static void hold_end(struct fuzzer *f, const char *what, int ret)
+{
+	if (ret == 0 || ret == -ECONNRESET || (ret == -EPIPE && f->send))
+		f->ends[ret == 0 ? 0 : ret == -ECONNRESET ? 1 : 2]++;
+	else
+		snprintf(f->error, sizeof(f->error), "%s: %d (%s)", what, ret,
+			 ivshmem_strerror(ret));
+}
+
+/*
+ * In place: reserve @len bytes, fill them and commit them, fewer of them
+ * or none; or peek at a message, read it and release it.  Now and then
+ * the hold lasts a millisecond, for the scribbling to end pairings under
+ * it.  What reserve or peek returned.
+ */
+static long fuzz_in_place(struct fuzzer *f, size_t len, int timeout, uint64_t r)
+{
+	bool linger = (r >> 50) % 16 == 0;
+	const void *msg = NULL;
+	void *w = NULL;
+	long ret;
+
+	if (f->send) {
+		size_t commit = (r >> 44) % 4 == 3 ? IVSHMEM_CHAN_DROP :
+				(r >> 44) % 4 == 2 ? len / 2 : len;
+
+		ret = ivshmem_chan_reserve(f->ch, len, &w, timeout);
+		if (ret < 0)
+			return ret;
+		f->holds++;
+		if (!in_ring(f, w, len)) {
+			snprintf(f->error, sizeof(f->error), "reserve(%zu): room %p outside the ring",
+				 len, w);
+			return ret;
+		}
+		memset(w, (int)(r & 0xff), len);
+		if (linger)
+			sleep_ms(1);
+		hold_end(f, "commit", ivshmem_chan_commit(f->ch, commit));
+		return ret;
+	}
+	ret = ivshmem_chan_peek(f->ch, &msg, timeout);
+	if (ret < 0)
+		return ret;
+	f->holds++;
+	if ((size_t)ret > f->max || !in_ring(f, msg, (size_t)ret)) {
+		snprintf(f->error, sizeof(f->error), "peek: %ld bytes at %p, outside the ring", ret,
+			 msg);
+		return ret;
+	}
+	{
+		const volatile unsigned char *b = msg;
+		unsigned char sum = 0;
+
+		/* Every byte read, as an application would. */
+		for (long j = 0; j < ret; j++)
+			sum = (unsigned char)(sum + b[j]);
+		(void)sum;
+	}
+	if (linger)
+		sleep_ms(1);
+	hold_end(f, "release", ivshmem_chan_release(f->ch));
+	return ret;
+}
 
 static void *fuzz_worker(void *arg)
 {
@@ -1410,6 +1551,9 @@ static void *fuzz_worker(void *arg)
 	for (uint64_t i = 0; buf && !atomic_load(f->stop) && !f->error[0]; i++) {
 		uint64_t r = mix(f->seed + i);
 		int timeout = timeouts[r % 4];
+		bool in_place = (r >> 40) % 3 == 0;
+		const char *what = f->send ? (in_place ? "reserve" : "send") :
+				   (in_place ? "peek" : "recv");
 		int64_t t0 = now_ms(), took;
 		size_t len;
 		long ret;
@@ -1417,11 +1561,19 @@ static void *fuzz_worker(void *arg)
 
 		if (f->send) {
 			len = (size_t)(r >> 8) % (f->max + 2);
-			ret = ivshmem_chan_send(f->ch, buf, len, timeout);
+			if (in_place)
+				ret = fuzz_in_place(f, len, timeout, r);
+			else
+				ret = ivshmem_chan_send(f->ch, buf, len, timeout);
+		} else if (in_place) {
+			len = f->max;
+			ret = fuzz_in_place(f, len, timeout, r);
 		} else {
 			len = (r >> 16) % 2 ? f->max : (size_t)(r >> 20) % 64;
 			ret = ivshmem_chan_recv(f->ch, buf, len, timeout);
 		}
+		if (f->error[0])
+			break;
 		took = now_ms() - t0;
 		if (took > f->slowest)
 			f->slowest = took;
@@ -1443,20 +1595,20 @@ static void *fuzz_worker(void *arg)
 			k = 5;
 			break;
 		case -EMSGSIZE:
-			k = f->send && len <= f->max ? -1 : 6;
+			/* Not for a message that fits, and never for peek. */
+			k = (f->send && len <= f->max) || (!f->send && in_place) ? -1 : 6;
 			break;
 		default:
 			k = ret == 0 || (!f->send && ret > 0 && (size_t)ret <= len) ? 0 : -1;
 		}
 		if (k < 0)
-			snprintf(f->error, sizeof(f->error), "%s(%zu, %d ms): %ld (%s)",
-				 f->send ? "send" : "recv", len, timeout, ret,
-				 ivshmem_strerror((int)ret));
+			snprintf(f->error, sizeof(f->error), "%s(%zu, %d ms): %ld (%s)", what, len,
+				 timeout, ret, ivshmem_strerror((int)ret));
 		else
 			f->results[k]++;
 		if (took > timeout + 3000)
 			snprintf(f->error, sizeof(f->error), "%s with %d ms took %" PRId64 " ms",
-				 f->send ? "send" : "recv", timeout, took);
+				 what, timeout, took);
 	}
 	free(buf);
 	return NULL;
@@ -1544,13 +1696,15 @@ static void *corrupter(void *arg)
 static int test_fuzz(const char *spec, int secs)
 {
 	uint64_t size = 16384, off;
+	uintptr_t maps[4];
 	struct fuzzer w[4], c;
 	_Atomic bool stop = false, stop_c = false;
 	struct chanmem cm;
 	pthread_t t[4], tc;
 	struct pair p;
 	char why[160];
-	bool ok = true;
+	bool ok = true, holds = true;
+	int nmaps;
 
 	pair_open(&p, spec);
 	/* At the very end of the memory: a stray access past it faults. */
@@ -1559,9 +1713,18 @@ static int test_fuzz(const char *spec, int secs)
 	test_targeted(&p, &cm, off);
 
 	fresh(&p, &cm, off, true);
+	nmaps = chan_maps(off, size, cm.m, maps, 4);
+	check(nmaps == 2, "fuzz: the two channels' mappings, from /proc/self/maps", "%d found",
+	      nmaps);
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct fuzzer){ .ch = i < 2 ? p.ca : p.cb, .stop = &stop, .send = i % 2 == 0,
-					.seed = 100 + (uint64_t)i, .max = ivshmem_chan_max_msg(p.ca) };
+		/* a (low ID) sends on ring 0 and receives on ring 1; b the other way round. */
+		bool ring1 = (i < 2) != (i % 2 == 0);
+
+		w[i] = (struct fuzzer){ .ch = i < 2 ? p.ca : p.cb, .cm = &cm, .stop = &stop,
+					.send = i % 2 == 0, .seed = 100 + (uint64_t)i,
+					.max = ivshmem_chan_max_msg(p.ca),
+					.ring = RING0 + (ring1 ? cm.cap : 0), .maps = maps,
+					.nmaps = nmaps };
 		pthread_create(&t[i], NULL, fuzz_worker, &w[i]);
 	}
 	c = (struct fuzzer){ .cm = &cm, .stop = &stop_c, .seed = 999 };
@@ -1577,12 +1740,20 @@ static int test_fuzz(const char *spec, int secs)
 			check(false, "fuzz: a call gave what it may not", "%s", w[i].error);
 		ok &= !w[i].error[0];
 		diag("fuzz %s %s: %lu calls: %lu ok, %lu EAGAIN, %lu ETIMEDOUT, %lu ECONNRESET, "
-		     "%lu EPROTO, %lu EPIPE, %lu EMSGSIZE; slowest %" PRId64 " ms",
-		     i < 2 ? "a" : "b", w[i].send ? "send" : "recv", w[i].calls, w[i].results[0],
-		     w[i].results[1], w[i].results[2], w[i].results[3], w[i].results[4],
-		     w[i].results[5], w[i].results[6], w[i].slowest);
+		     "%lu EPROTO, %lu EPIPE, %lu EMSGSIZE; slowest %" PRId64 " ms; %lu %s, "
+		     "ended by %lu 0, %lu ECONNRESET, %lu EPIPE", i < 2 ? "a" : "b",
+		     w[i].send ? "send" : "recv", w[i].calls, w[i].results[0], w[i].results[1],
+		     w[i].results[2], w[i].results[3], w[i].results[4], w[i].results[5],
+		     w[i].results[6], w[i].slowest, w[i].holds,
+		     w[i].send ? "reservations" : "peeks", w[i].ends[0], w[i].ends[1],
+		     w[i].ends[2]);
+		holds &= w[i].holds > 0;
 	}
 	check(ok, "fuzz: every call returned in time with a documented result", " ");
+	check(holds, "fuzz: each side reserved and peeked too, in the ring, and commit and "
+	      "release gave 0, -ECONNRESET or -EPIPE only", " ");
+	check(w[0].ends[1] + w[1].ends[1] + w[2].ends[1] + w[3].ends[1] > 0,
+	      "fuzz: some holds outlived their pairing (-ECONNRESET from commit or release)", " ");
 	check(w[1].results[4] + w[3].results[4] + w[1].results[3] + w[3].results[3] > 0,
 	      "fuzz: the corruption was noticed (-EPROTO, -ECONNRESET)", " ");
 	check(recovers(&p, why, sizeof(why)),
