@@ -2104,6 +2104,48 @@ static void test_zc_full(struct pair *p, struct chanmem *cm)
 }
 
 /*
+ * The poll() protocol of ivshmem_chan_fd(): a commit rings a receiver
+ * that found nothing, a release rings a sender that found no room; a
+ * reservation and a peek ring nobody.
+ */
+static void test_zc_poll(struct pair *p, struct chanmem *cm)
+{
+	static unsigned char buf[1000];
+	const void *r = NULL;
+	void *w = NULL;
+	unsigned int n = 0;
+	int fa, fb;
+
+	fresh(p, cm, 0, true);
+	fa = ivshmem_chan_fd(p->ca);
+	fb = ivshmem_chan_fd(p->cb);
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EAGAIN,
+		  "poll protocol: peek(0) on an empty channel gives -EAGAIN");
+	check(!readable(fb, 0), "then the receiver's descriptor does not poll readable", " ");
+	check_ret(ivshmem_chan_reserve(p->ca, 64, &w, 0), 0, "the sender reserves");
+	check(!readable(fb, 100), "a reservation does not ring the receiver", " ");
+	check_ret(ivshmem_chan_commit(p->ca, 64), 0, "the sender commits");
+	check(readable(fb, 2000), "the commit rings it: its descriptor polls readable", " ");
+	check(ivshmem_chan_peek(p->cb, &r, 0) == 64 && ivshmem_chan_release(p->cb) == 0,
+	      "peek(0) and release take the message", " ");
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EAGAIN, "peek(0) again: -EAGAIN");
+	check(!readable(fb, 0), "and the descriptor is quiet again", " ");
+
+	while (n < 1000 && ivshmem_chan_send(p->ca, buf, sizeof(buf), 0) == 0)
+		n++;
+	check_ret(ivshmem_chan_reserve(p->ca, 1000, &w, 0), -EAGAIN,
+		  "poll protocol: reserve(0) into a full ring gives -EAGAIN");
+	check(!readable(fa, 0), "then the sender's descriptor does not poll readable", " ");
+	check(ivshmem_chan_peek(p->cb, &r, 0) == 1000, "the receiver peeks at a message", " ");
+	check(!readable(fa, 100), "which frees no room: the sender is not rung", " ");
+	check_ret(ivshmem_chan_release(p->cb), 0, "the receiver releases it");
+	check(readable(fa, 2000), "the release rings the sender: its descriptor polls readable",
+	      " ");
+	check_ret(ivshmem_chan_reserve(p->ca, 1000, &w, 0), 0, "reserve(0) gets the room");
+	check_ret(ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP), 0, "drop it");
+}
+
+/*
  * struct zdir - one direction of test_zc_wrap(), with a model of its ring
  * (libivshmem.h, "Channels"): where each record goes, skip records
  * included, checked against the sender's published tail, the rooms
@@ -2338,6 +2380,30 @@ static void test_zc_holds(struct pair *p, struct chanmem *cm)
 	check_ret(ivshmem_chan_recv(p->ca, got, sizeof(got), 0), -ECONNRESET,
 		  "the receiving direction reports its own reset");
 	check_ret(ivshmem_chan_recv(p->ca, got, sizeof(got), 0), -EAGAIN, "once");
+
+	/* A reservation dropped after the peer reopened: the reset is told once. */
+	{
+		int resets, ret;
+
+		fresh(p, cm, 0, true);
+		check_ret(ivshmem_chan_reserve(p->ca, 16, &w, 1000), 0, "reserve 16 bytes");
+		if (w)
+			memset(w, 's', 16);
+		reopen(p->b, &p->cb, p->ida, 0, cm->size);
+		ret = ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP);
+		check(ret == 0 || ret == -ECONNRESET,
+		      "the peer reopened: dropping the reservation gives 0 or -ECONNRESET", "%d (%s)",
+		      ret, ivshmem_strerror(ret));
+		resets = ret == -ECONNRESET;
+		for (int i = 0; i < 3 && (ret = send_text(p->ca, "after", 1000)) == -ECONNRESET; i++)
+			resets++;
+		check(ret == 0 && resets == 1,
+		      "the drop or the next send reports the reset, once; then a send goes",
+		      "%d resets, then %d (%s)", resets, ret, ivshmem_strerror(ret));
+		check(recv_text(p->cb, "after", 1000, got, sizeof(got)),
+		      "the reopened peer gets that message, and nothing of the dropped one", "%s",
+		      got);
+	}
 
 	/* The sender closes and reopens under a peeked message. */
 	fresh(p, cm, 0, true);
@@ -2744,6 +2810,7 @@ static int test_zc(const char *spec, uint64_t n)
 	chanmem_map(&small, p.a, 65536, 8192);
 	test_zc_api(&p, &cm);
 	test_zc_full(&p, &cm);
+	test_zc_poll(&p, &cm);
 	test_zc_wrap(&p, &small, 65536, n);
 	test_zc_holds(&p, &cm);
 	test_zc_restart(&p, &cm);
