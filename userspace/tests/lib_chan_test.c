@@ -1861,6 +1861,28 @@ static void test_zc_api(struct pair *p, struct chanmem *cm)
 	int64_t t0;
 	ssize_t n;
 
+	/* A reservation waits for the peer to take this side's session. */
+	{
+		struct later lt = { .delay_ms = 150, .timeout_ms = 3000 };
+
+		fresh(p, cm, 0, false);
+		check_ret(ivshmem_chan_reserve(p->cb, 5, &w, 0), -EAGAIN,
+			  "before the peer's first call: reserve(0) gives -EAGAIN");
+		lt.ch = p->ca;
+		pthread_create(&t, NULL, later_thread, &lt);
+		t0 = now_ms();
+		check_ret(ivshmem_chan_reserve(p->cb, 5, &w, 3000), 0,
+			  "reserve with a timeout waits for the peer's first call");
+		check(now_ms() - t0 >= 100, "it waited for it", "%" PRId64 " ms", now_ms() - t0);
+		if (w)
+			memcpy(w, "early", 5);
+		check_ret(ivshmem_chan_commit(p->cb, 5), 0, "commit");
+		pthread_join(t, NULL);
+		check(lt.ret == 5 && strcmp(lt.got, "early") == 0, "the peer receives it", "%ld %s",
+		      lt.ret, lt.got);
+		w = NULL;
+	}
+
 	fresh(p, cm, 0, true);
 	max = ivshmem_chan_max_msg(p->ca);
 
@@ -2441,6 +2463,7 @@ static void test_zc_holds(struct pair *p, struct chanmem *cm)
 		  "the peer closed under a reservation: commit gives -EPIPE");
 	check_ret(ivshmem_chan_commit(p->ca, 32), -EINVAL, "the reservation is over");
 	check_ret(send_text(p->ca, "anyone?", 0), -EPIPE, "sends get -EPIPE too");
+	check_ret(ivshmem_chan_reserve(p->ca, 32, &w, 0), -EPIPE, "and so do reservations");
 
 	/* The sender closes under a peeked message: no reset, the rest, then -EPIPE. */
 	fresh(p, cm, 0, true);
@@ -2455,6 +2478,17 @@ static void test_zc_holds(struct pair *p, struct chanmem *cm)
 	check(recv_text(p->cb, "second", 1000, got, sizeof(got)),
 	      "what it sent before closing arrives", "%s", got);
 	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPIPE, "then -EPIPE");
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EPIPE, "to a peek too");
+
+	/* A reset that no hold saw is the next reservation's and peek's to report. */
+	fresh(p, cm, 0, true);
+	reopen(p->b, &p->cb, p->ida, 0, cm->size);
+	check_ret(ivshmem_chan_reserve(p->ca, 8, &w, 1000), -ECONNRESET,
+		  "the peer reopened: the next reservation gives -ECONNRESET");
+	check_ret(ivshmem_chan_reserve(p->ca, 8, &w, 1000), 0, "once: then it goes");
+	check_ret(ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP), 0, "(dropped)");
+	check_ret(ivshmem_chan_peek(p->ca, &r, 0), -ECONNRESET, "and the next peek -ECONNRESET");
+	check_ret(ivshmem_chan_peek(p->ca, &r, 0), -EAGAIN, "once");
 
 	/* A peer that breaks the protocol under a reservation. */
 	fresh(p, cm, 0, true);
