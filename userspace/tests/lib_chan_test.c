@@ -9,8 +9,9 @@
  *                                     poll(), close, the default layout with
  *                                     and without a region header
  *   lib_chan_test stream SOCK N       N messages of random sizes each way at
- *                                     once, checked byte for byte; a small
- *                                     channel; concurrent senders
+ *                                     once, checked byte for byte, copied or
+ *                                     in place at random; a small channel;
+ *                                     concurrent senders
  *   lib_chan_test notify SOCK         the rings counted: none for a spinning
  *                                     receiver, one for a burst, one per
  *                                     message for a sleeper
@@ -20,11 +21,19 @@
  *                                     nothing stale
  *   lib_chan_test presence SOCK       (server with --presence) a peer that
  *                                     dies without closing is noticed
+ *   lib_chan_test zc SOCK N           the zero-copy calls: every argument and
+ *                                     error, where rooms and peeked messages
+ *                                     lie, full rings, N messages each way
+ *                                     wrapping a small ring, holds a restart,
+ *                                     close or broken peer ends, threads
+ *                                     that meet each other's holds
  *   lib_chan_test fuzz SOCK SECS      a thread corrupts the channel's memory
  *                                     at random and in targeted ways while
- *                                     both sides send and receive: bounded
- *                                     calls, documented errors only, and the
- *                                     channel works again afterwards
+ *                                     both sides send and receive, copying
+ *                                     or in place: bounded calls, documented
+ *                                     errors only, rooms and peeked messages
+ *                                     inside the ring, and the channel works
+ *                                     again afterwards
  *   lib_chan_test bench SOCK MS       throughput and round trips beside a
  *                                     socketpair (diagnostics only)
  *
@@ -38,6 +47,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -548,12 +558,15 @@ static int test_api(const char *spec)
 /*
  * struct flow - one direction of a stream: @n messages of stream @seed
  * from @tx to @rx; @tag > 0 prefixes each with the sender's tag and a
- * counter (concurrent senders), checked per tag by the receiver.
+ * counter (concurrent senders), checked per tag by the receiver.  With
+ * @zc (untagged flows only), each side picks at random, message by
+ * message, between the copying calls and the zero-copy ones.
  */
 struct flow {
 	struct ivshmem_chan *ch;
 	uint64_t seed;
 	uint64_t n;
+	bool zc;
 	unsigned int tag;
 	unsigned int tags;	/* receiver: how many tagged senders */
 	_Atomic uint64_t *total;	/* receivers that share: stop at @n in all */
@@ -572,6 +585,35 @@ static int64_t cpu_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/*
+ * Message @i of a zero-copy flow, written in place: reserved with its
+ * length (how 1), with up to 64 bytes more and committed shorter (2), or
+ * first reserved, scribbled on and dropped (3).  0 or an error.
+ */
+static int send_in_place(struct flow *f, uint64_t i, size_t len, unsigned int how)
+{
+	size_t room = how == 2 ? len + (size_t)(mix(f->seed + i) % 65) : len;
+	void *w;
+	int ret;
+
+	if (room > f->max)
+		room = f->max;
+	if (how == 3) {
+		ret = ivshmem_chan_reserve(f->ch, room, &w, 20000);
+		if (ret < 0)
+			return ret;
+		memset(w, 0xee, room);
+		ret = ivshmem_chan_commit(f->ch, IVSHMEM_CHAN_DROP);
+		if (ret < 0)
+			return ret;
+	}
+	ret = ivshmem_chan_reserve(f->ch, room, &w, 20000);
+	if (ret < 0)
+		return ret;
+	msg_fill(w, len, f->seed, i);
+	return ivshmem_chan_commit(f->ch, len);
+}
+
 static void *send_flow(void *arg)
 {
 	struct flow *f = arg;
@@ -579,19 +621,24 @@ static void *send_flow(void *arg)
 
 	for (uint64_t i = 0; buf && i < f->n; i++) {
 		size_t len = msg_len(f->seed, i, f->max);
+		unsigned int how = f->zc ? (unsigned int)(mix(f->seed * 977 + i) % 4) : 0;
 		int ret;
 
-		msg_fill(buf, len, f->seed, i);
-		if (f->tag) {
-			if (len < 9)
-				len = 9;
-			buf[0] = (unsigned char)f->tag;
-			memcpy(buf + 1, &i, 8);
+		if (how) {
+			ret = send_in_place(f, i, len, how);
+		} else {
+			msg_fill(buf, len, f->seed, i);
+			if (f->tag) {
+				if (len < 9)
+					len = 9;
+				buf[0] = (unsigned char)f->tag;
+				memcpy(buf + 1, &i, 8);
+			}
+			ret = ivshmem_chan_send(f->ch, buf, len, 20000);
 		}
-		ret = ivshmem_chan_send(f->ch, buf, len, 20000);
 		if (ret < 0) {
-			snprintf(f->error, sizeof(f->error), "send %" PRIu64 ": %s", i,
-				 ivshmem_strerror(ret));
+			snprintf(f->error, sizeof(f->error), "%s %" PRIu64 ": %s",
+				 how ? "in place" : "send", i, ivshmem_strerror(ret));
 			break;
 		}
 		f->done++;
@@ -609,65 +656,89 @@ static void *recv_flow(void *arg)
 	int64_t cpu0 = cpu_ns();
 
 	for (uint64_t i = 0; buf && want && i < f->n; i++) {
+		bool peek = f->zc && mix(f->seed * 1009 + i) % 2;
+		const unsigned char *msg = buf;
+		int timeout = f->total ? 100 : 20000;
 		ssize_t n;
 
 		if (f->total && atomic_load(f->total) >= f->n)
 			break;
-		n = ivshmem_chan_recv(f->ch, buf, f->max, f->total ? 100 : 20000);
+		if (peek) {
+			const void *r = NULL;
+
+			n = ivshmem_chan_peek(f->ch, &r, timeout);
+			msg = r;
+		} else {
+			n = ivshmem_chan_recv(f->ch, buf, f->max, timeout);
+		}
 		if (n == -ETIMEDOUT && f->total) {
 			i--;
 			continue;
 		}
 		if (n < 0) {
-			snprintf(f->error, sizeof(f->error), "recv %" PRIu64 ": %s", i,
-				 ivshmem_strerror((int)n));
+			snprintf(f->error, sizeof(f->error), "%s %" PRIu64 ": %s",
+				 peek ? "peek" : "recv", i, ivshmem_strerror((int)n));
 			break;
 		}
 		if (f->tags) {
 			uint64_t k;
 
-			if (n < 9 || buf[0] == 0 || buf[0] > f->tags) {
+			if (n < 9 || msg[0] == 0 || msg[0] > f->tags) {
 				snprintf(f->error, sizeof(f->error), "message %" PRIu64 ": %zd bytes, "
-					 "tag %u", i, n, n ? buf[0] : 0);
+					 "tag %u", i, n, n ? msg[0] : 0);
 				break;
 			}
-			memcpy(&k, buf + 1, 8);
+			memcpy(&k, msg + 1, 8);
 			/* Shared out: increasing; taken alone: each one. */
-			if (f->total ? k < next[buf[0]] : k != next[buf[0]]) {
+			if (f->total ? k < next[msg[0]] : k != next[msg[0]]) {
 				snprintf(f->error, sizeof(f->error), "sender %u: message %" PRIu64
-					 " where %" PRIu64 " was due", buf[0], k, next[buf[0]]);
+					 " where %" PRIu64 " was due", msg[0], k, next[msg[0]]);
 				break;
 			}
-			next[buf[0]] = k + 1;
+			next[msg[0]] = k + 1;
 			if (f->total)
 				atomic_fetch_add(f->total, 1);
 		} else {
 			size_t len = msg_len(f->seed, i, f->max);
 
 			msg_fill(want, len, f->seed, i);
-			if ((size_t)n != len || memcmp(buf, want, len) != 0) {
-				snprintf(f->error, sizeof(f->error), "message %" PRIu64 ": %zd bytes, "
-					 "want %zu%s", i, n, len, (size_t)n == len ? ", other bytes" : "");
+			if ((size_t)n != len || memcmp(msg, want, len) != 0) {
+				snprintf(f->error, sizeof(f->error), "message %" PRIu64 "%s: %zd bytes, "
+					 "want %zu%s", i, peek ? " (peeked)" : "", n, len,
+					 (size_t)n == len ? ", other bytes" : "");
+				break;
+			}
+		}
+		if (peek) {
+			int ret = ivshmem_chan_release(f->ch);
+
+			if (ret < 0) {
+				snprintf(f->error, sizeof(f->error), "release %" PRIu64 ": %s", i,
+					 ivshmem_strerror(ret));
 				break;
 			}
 		}
 		f->done++;
 		f->bytes += (uint64_t)n;
 	}
+	/* A message a failed check left peeked: its room back, for the sender to end. */
+	if (f->zc && f->error[0])
+		(void)ivshmem_chan_release(f->ch);
 	f->cpu_ns = cpu_ns() - cpu0;
 	free(buf);
 	free(want);
 	return NULL;
 }
 
-/* Both directions at once; each flow checked. */
-static void stream_both(struct pair *p, uint64_t n, const char *what)
+/* Both directions at once; each flow checked; with @zc, in place at random. */
+static void stream_both(struct pair *p, uint64_t n, bool zc, const char *what)
 {
+	size_t max = ivshmem_chan_max_msg(p->ca);
 	struct flow f[4] = {
-		{ .ch = p->ca, .seed = 1, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
-		{ .ch = p->cb, .seed = 1, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
-		{ .ch = p->cb, .seed = 2, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
-		{ .ch = p->ca, .seed = 2, .n = n, .max = ivshmem_chan_max_msg(p->ca) },
+		{ .ch = p->ca, .seed = 1, .n = n, .zc = zc, .max = max },
+		{ .ch = p->cb, .seed = 1, .n = n, .zc = zc, .max = max },
+		{ .ch = p->cb, .seed = 2, .n = n, .zc = zc, .max = max },
+		{ .ch = p->ca, .seed = 2, .n = n, .zc = zc, .max = max },
 	};
 	pthread_t t[4];
 	int64_t t0 = now_ns();
@@ -678,7 +749,8 @@ static void stream_both(struct pair *p, uint64_t n, const char *what)
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
 	snprintf(name, sizeof(name), "%s: %" PRIu64 " messages of random sizes each way, "
-		 "at once, all in order and intact", what, n);
+		 "at once, all in order and intact%s", what, n,
+		 zc ? " (send or reserve/commit, recv or peek/release, at random)" : "");
 	check(!f[0].error[0] && !f[1].error[0] && !f[2].error[0] && !f[3].error[0] &&
 	      f[1].done == n && f[3].done == n, name, "%s|%s|%s|%s", f[0].error, f[1].error,
 	      f[2].error, f[3].error);
@@ -692,24 +764,27 @@ static int test_stream(const char *spec, uint64_t n)
 
 	pair_open(&p, spec);
 	pair_chans(&p, 0, 262144, 0, 0);
-	stream_both(&p, n, "256 KiB channel");
+	stream_both(&p, n, false, "256 KiB channel");
+	stream_both(&p, n, true, "256 KiB channel, zero copy");
 	pair_close_chans(&p);
 
 	/* The smallest: full rings, skips at every turn. */
 	pair_chans(&p, 65536, 8192, 0, 0);
-	stream_both(&p, n, "8 KiB channel");
+	stream_both(&p, n, false, "8 KiB channel");
+	stream_both(&p, n, true, "8 KiB channel, zero copy");
 	pair_close_chans(&p);
 
 	/* No spinning: every wait sleeps on the vector. */
 	pair_chans(&p, 131072, 16384, IVSHMEM_CHAN_NO_SPIN, 0);
-	stream_both(&p, n / 2, "16 KiB channel, no spinning");
+	stream_both(&p, n / 2, false, "16 KiB channel, no spinning");
 	pair_close_chans(&p);
 
 	/* Polling only, on both sides. */
 	pair_chans(&p, 131072, 16384, IVSHMEM_CHAN_POLL, 0);
 	check_ret(ivshmem_chan_fd(p.ca), -EOPNOTSUPP,
 		  "a polling channel has no descriptor: -EOPNOTSUPP");
-	stream_both(&p, n / 4, "16 KiB channel, polling");
+	stream_both(&p, n / 4, false, "16 KiB channel, polling");
+	stream_both(&p, n / 4, true, "16 KiB channel, polling, zero copy");
 	pair_close_chans(&p);
 
 	/* Three senders and two receivers on one direction. */
@@ -1275,7 +1350,11 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 		{ "a record of unknown flags", 4 }, { "a skip record at the ring's start", 5 },
 		{ "a record longer than what was published", 6 }, { "a tail of 2^63", 7 },
 	};
-	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+	/* Each taken by recv, then by peek: the same checks guard both. */
+	for (size_t j = 0; j < 2 * sizeof(tails) / sizeof(tails[0]); j++) {
+		size_t i = j % (sizeof(tails) / sizeof(tails[0]));
+		bool peek = j >= sizeof(tails) / sizeof(tails[0]);
+		const void *r = NULL;
 		char name[160];
 
 		/* The record at the ring's start: the receiver's first. */
@@ -1308,9 +1387,14 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 			put64(cm, tx_a, 1ULL << 63);
 			break;
 		}
-		snprintf(name, sizeof(name), "%s: the receiver gets -EPROTO", tails[i].what);
-		check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPROTO, name);
-		snprintf(name, sizeof(name), "%s: then the channel works again", tails[i].what);
+		snprintf(name, sizeof(name), "%s: %s gets -EPROTO", tails[i].what,
+			 peek ? "peek" : "the receiver");
+		if (peek)
+			check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EPROTO, name);
+		else
+			check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPROTO, name);
+		snprintf(name, sizeof(name), "%s (%s): then the channel works again", tails[i].what,
+			 peek ? "peek" : "recv");
 		check(recovers(p, why, sizeof(why)), name, "%s", why);
 	}
 
@@ -1321,6 +1405,18 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 	put64(cm, rx_b, get64(cm, CB_LOW + CB_TX_TAIL) + 8);
 	check_ret(send_text(p->ca, "fill the ring up", 0), -EPROTO,
 		  "a head beyond what was sent: the sender gets -EPROTO");
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+	fresh(p, cm, off, true);
+	n = 0;
+	while (n < 1000 && send_text(p->ca, "fill the ring up", 0) == 0)
+		n++;
+	put64(cm, rx_b, get64(cm, CB_LOW + CB_TX_TAIL) + 8);
+	{
+		void *w = NULL;
+
+		check_ret(ivshmem_chan_reserve(p->ca, 16, &w, 0), -EPROTO,
+			  "a head beyond what was sent: reserve gets -EPROTO");
+	}
 	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
 	fresh(p, cm, off, true);
 	while (send_text(p->ca, "fill the ring up", 0) == 0)
@@ -1356,6 +1452,15 @@ static void test_targeted(struct pair *p, struct chanmem *cm, uint64_t off)
 	check_ret(send_text(p->cb, "z", 0), -EPIPE, "and the sender -EPIPE");
 }
 
+/*
+ * struct fuzzer - a thread of test_fuzz(): it sends or receives at random
+ * (@send), a third of the calls in place (reserve/commit, peek/release),
+ * or scribbles on the channel's memory (corrupter()).
+ * @ring:  the ring its calls use, as an offset in the channel's memory
+ * @maps:  where the channels map the memory (their rooms must lie there)
+ * @holds: reservations and peeks made; @ends: how their commit or release
+ *         went: 0, -ECONNRESET, -EPIPE
+ */
 struct fuzzer {
 	struct ivshmem_chan *ch;
 	struct chanmem *cm;
@@ -1363,11 +1468,120 @@ struct fuzzer {
 	bool send;
 	uint64_t seed;
 	size_t max;
+	uint64_t ring;
+	const uintptr_t *maps;
+	int nmaps;
 	unsigned long calls;
 	unsigned long results[8];	/* ok, EAGAIN, ETIMEDOUT, ECONNRESET, EPROTO, EPIPE, EMSGSIZE */
+	unsigned long holds, ends[3];
 	int64_t slowest;
 	char error[200];
 };
+
+/*
+ * Where [@off, @off + @size) of the memory is mapped in this process,
+ * but at @not (the test's own mapping): the channels' mappings, as
+ * /proc/self/maps lists them.  How many were found, at most @max.
+ */
+static int chan_maps(uint64_t off, uint64_t size, const void *not, uintptr_t *maps, int max)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		unsigned long long pgoff;
+
+		if (sscanf(line, "%lx-%lx %*s %llx", &start, &end, &pgoff) == 3 &&
+		    end - start == size && pgoff == off && start != (uintptr_t)not)
+			maps[n++] = start;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Whether [@p, @p + @len) is a message's place in @f's ring of a channel mapping. */
+static bool in_ring(const struct fuzzer *f, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	for (int i = 0; i < f->nmaps; i++) {
+		uintptr_t lo = f->maps[i] + f->ring + 8, hi = f->maps[i] + f->ring + f->cm->cap;
+
+		if (a % 8 == 0 && a >= lo && a <= hi && len <= hi - a)
+			return true;
+	}
+	return false;
+}
+
+/* A hold's end: 0, -ECONNRESET or (a commit's) -EPIPE, nothing else. */
+static void hold_end(struct fuzzer *f, const char *what, int ret)
+{
+	if (ret == 0 || ret == -ECONNRESET || (ret == -EPIPE && f->send))
+		f->ends[ret == 0 ? 0 : ret == -ECONNRESET ? 1 : 2]++;
+	else
+		snprintf(f->error, sizeof(f->error), "%s: %d (%s)", what, ret,
+			 ivshmem_strerror(ret));
+}
+
+/*
+ * In place: reserve @len bytes, fill them and commit them, fewer of them
+ * or none; or peek at a message, read it and release it.  Now and then
+ * the hold lasts a millisecond, for the scribbling to end pairings under
+ * it.  What reserve or peek returned.
+ */
+static long fuzz_in_place(struct fuzzer *f, size_t len, int timeout, uint64_t r)
+{
+	bool linger = (r >> 50) % 16 == 0;
+	const void *msg = NULL;
+	void *w = NULL;
+	long ret;
+
+	if (f->send) {
+		size_t commit = (r >> 44) % 4 == 3 ? IVSHMEM_CHAN_DROP :
+				(r >> 44) % 4 == 2 ? len / 2 : len;
+
+		ret = ivshmem_chan_reserve(f->ch, len, &w, timeout);
+		if (ret < 0)
+			return ret;
+		f->holds++;
+		if (!in_ring(f, w, len)) {
+			snprintf(f->error, sizeof(f->error), "reserve(%zu): room %p outside the ring",
+				 len, w);
+			return ret;
+		}
+		memset(w, (int)(r & 0xff), len);
+		if (linger)
+			sleep_ms(1);
+		hold_end(f, "commit", ivshmem_chan_commit(f->ch, commit));
+		return ret;
+	}
+	ret = ivshmem_chan_peek(f->ch, &msg, timeout);
+	if (ret < 0)
+		return ret;
+	f->holds++;
+	if ((size_t)ret > f->max || !in_ring(f, msg, (size_t)ret)) {
+		snprintf(f->error, sizeof(f->error), "peek: %ld bytes at %p, outside the ring", ret,
+			 msg);
+		return ret;
+	}
+	{
+		const volatile unsigned char *b = msg;
+		unsigned char sum = 0;
+
+		/* Every byte read, as an application would. */
+		for (long j = 0; j < ret; j++)
+			sum = (unsigned char)(sum + b[j]);
+		(void)sum;
+	}
+	if (linger)
+		sleep_ms(1);
+	hold_end(f, "release", ivshmem_chan_release(f->ch));
+	return ret;
+}
 
 static void *fuzz_worker(void *arg)
 {
@@ -1378,6 +1592,9 @@ static void *fuzz_worker(void *arg)
 	for (uint64_t i = 0; buf && !atomic_load(f->stop) && !f->error[0]; i++) {
 		uint64_t r = mix(f->seed + i);
 		int timeout = timeouts[r % 4];
+		bool in_place = (r >> 40) % 3 == 0;
+		const char *what = f->send ? (in_place ? "reserve" : "send") :
+				   (in_place ? "peek" : "recv");
 		int64_t t0 = now_ms(), took;
 		size_t len;
 		long ret;
@@ -1385,11 +1602,19 @@ static void *fuzz_worker(void *arg)
 
 		if (f->send) {
 			len = (size_t)(r >> 8) % (f->max + 2);
-			ret = ivshmem_chan_send(f->ch, buf, len, timeout);
+			if (in_place)
+				ret = fuzz_in_place(f, len, timeout, r);
+			else
+				ret = ivshmem_chan_send(f->ch, buf, len, timeout);
+		} else if (in_place) {
+			len = f->max;
+			ret = fuzz_in_place(f, len, timeout, r);
 		} else {
 			len = (r >> 16) % 2 ? f->max : (size_t)(r >> 20) % 64;
 			ret = ivshmem_chan_recv(f->ch, buf, len, timeout);
 		}
+		if (f->error[0])
+			break;
 		took = now_ms() - t0;
 		if (took > f->slowest)
 			f->slowest = took;
@@ -1411,20 +1636,20 @@ static void *fuzz_worker(void *arg)
 			k = 5;
 			break;
 		case -EMSGSIZE:
-			k = f->send && len <= f->max ? -1 : 6;
+			/* Not for a message that fits, and never for peek. */
+			k = (f->send && len <= f->max) || (!f->send && in_place) ? -1 : 6;
 			break;
 		default:
 			k = ret == 0 || (!f->send && ret > 0 && (size_t)ret <= len) ? 0 : -1;
 		}
 		if (k < 0)
-			snprintf(f->error, sizeof(f->error), "%s(%zu, %d ms): %ld (%s)",
-				 f->send ? "send" : "recv", len, timeout, ret,
-				 ivshmem_strerror((int)ret));
+			snprintf(f->error, sizeof(f->error), "%s(%zu, %d ms): %ld (%s)", what, len,
+				 timeout, ret, ivshmem_strerror((int)ret));
 		else
 			f->results[k]++;
 		if (took > timeout + 3000)
 			snprintf(f->error, sizeof(f->error), "%s with %d ms took %" PRId64 " ms",
-				 f->send ? "send" : "recv", timeout, took);
+				 what, timeout, took);
 	}
 	free(buf);
 	return NULL;
@@ -1512,13 +1737,15 @@ static void *corrupter(void *arg)
 static int test_fuzz(const char *spec, int secs)
 {
 	uint64_t size = 16384, off;
+	uintptr_t maps[4];
 	struct fuzzer w[4], c;
 	_Atomic bool stop = false, stop_c = false;
 	struct chanmem cm;
 	pthread_t t[4], tc;
 	struct pair p;
 	char why[160];
-	bool ok = true;
+	bool ok = true, holds = true;
+	int nmaps;
 
 	pair_open(&p, spec);
 	/* At the very end of the memory: a stray access past it faults. */
@@ -1527,9 +1754,18 @@ static int test_fuzz(const char *spec, int secs)
 	test_targeted(&p, &cm, off);
 
 	fresh(&p, &cm, off, true);
+	nmaps = chan_maps(off, size, cm.m, maps, 4);
+	check(nmaps == 2, "fuzz: the two channels' mappings, from /proc/self/maps", "%d found",
+	      nmaps);
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct fuzzer){ .ch = i < 2 ? p.ca : p.cb, .stop = &stop, .send = i % 2 == 0,
-					.seed = 100 + (uint64_t)i, .max = ivshmem_chan_max_msg(p.ca) };
+		/* a (low ID) sends on ring 0 and receives on ring 1; b the other way round. */
+		bool ring1 = (i < 2) != (i % 2 == 0);
+
+		w[i] = (struct fuzzer){ .ch = i < 2 ? p.ca : p.cb, .cm = &cm, .stop = &stop,
+					.send = i % 2 == 0, .seed = 100 + (uint64_t)i,
+					.max = ivshmem_chan_max_msg(p.ca),
+					.ring = RING0 + (ring1 ? cm.cap : 0), .maps = maps,
+					.nmaps = nmaps };
 		pthread_create(&t[i], NULL, fuzz_worker, &w[i]);
 	}
 	c = (struct fuzzer){ .cm = &cm, .stop = &stop_c, .seed = 999 };
@@ -1545,12 +1781,20 @@ static int test_fuzz(const char *spec, int secs)
 			check(false, "fuzz: a call gave what it may not", "%s", w[i].error);
 		ok &= !w[i].error[0];
 		diag("fuzz %s %s: %lu calls: %lu ok, %lu EAGAIN, %lu ETIMEDOUT, %lu ECONNRESET, "
-		     "%lu EPROTO, %lu EPIPE, %lu EMSGSIZE; slowest %" PRId64 " ms",
-		     i < 2 ? "a" : "b", w[i].send ? "send" : "recv", w[i].calls, w[i].results[0],
-		     w[i].results[1], w[i].results[2], w[i].results[3], w[i].results[4],
-		     w[i].results[5], w[i].results[6], w[i].slowest);
+		     "%lu EPROTO, %lu EPIPE, %lu EMSGSIZE; slowest %" PRId64 " ms; %lu %s, "
+		     "ended by %lu 0, %lu ECONNRESET, %lu EPIPE", i < 2 ? "a" : "b",
+		     w[i].send ? "send" : "recv", w[i].calls, w[i].results[0], w[i].results[1],
+		     w[i].results[2], w[i].results[3], w[i].results[4], w[i].results[5],
+		     w[i].results[6], w[i].slowest, w[i].holds,
+		     w[i].send ? "reservations" : "peeks", w[i].ends[0], w[i].ends[1],
+		     w[i].ends[2]);
+		holds &= w[i].holds > 0;
 	}
 	check(ok, "fuzz: every call returned in time with a documented result", " ");
+	check(holds, "fuzz: each side reserved and peeked too, in the ring, and commit and "
+	      "release gave 0, -ECONNRESET or -EPIPE only", " ");
+	check(w[0].ends[1] + w[1].ends[1] + w[2].ends[1] + w[3].ends[1] > 0,
+	      "fuzz: some holds outlived their pairing (-ECONNRESET from commit or release)", " ");
 	check(w[1].results[4] + w[3].results[4] + w[1].results[3] + w[3].results[3] > 0,
 	      "fuzz: the corruption was noticed (-EPROTO, -ECONNRESET)", " ");
 	check(recovers(&p, why, sizeof(why)),
@@ -1558,6 +1802,1099 @@ static int test_fuzz(const char *spec, int secs)
 	fresh(&p, &cm, off, true);
 	check(recovers(&p, why, sizeof(why)), "fuzz: reopened, the channel works", "%s", why);
 	ivshmem_unmap(cm.m, (size_t)cm.size);
+	pair_close(&p);
+	return failures ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ zero copy */
+
+/*
+ * The zero-copy calls, watched through a mapping of the channel's memory
+ * of the test's own (struct chanmem): where the rooms and the peeked
+ * messages lie, what the control blocks say.  @ca has the lower ID: it
+ * sends on ring 0 and its control block comes first.
+ */
+
+/* A record's bytes in the ring: its header and the message, padded. */
+static uint64_t rec_bytes(size_t len)
+{
+	return 8 + ((len + 7) & ~(uint64_t)7);
+}
+
+/*
+ * Whether @p is byte @off of the channel's memory: 8-byte aligned, and a
+ * byte changed through the own mapping changes under @p (then put back).
+ */
+static bool lies_at(struct chanmem *cm, uint64_t off, const void *p)
+{
+	volatile unsigned char *mine = cm->m + off;
+	const volatile unsigned char *theirs = p;
+	unsigned char old = *mine;
+	bool same;
+
+	if (!p || (uintptr_t)p % 8 || *theirs != old)
+		return false;
+	*mine = (unsigned char)~old;
+	same = *theirs == (unsigned char)~old;
+	*mine = old;
+	return same;
+}
+
+/* Close a channel and open it again: a new session, as a restart has. */
+static void reopen(struct ivshmem *dev, struct ivshmem_chan **ch, int peer, uint64_t off,
+		   uint64_t size)
+{
+	struct ivshmem_chan_config cfg = cfg_for((unsigned int)peer, off, size);
+
+	ivshmem_chan_close(*ch);
+	*ch = chan_or_die(dev, &cfg);
+}
+
+enum later_call { LATER_COMMIT, LATER_RELEASE, LATER_RESERVE_COMMIT };
+
+/* A zero-copy call made by another thread after a delay. */
+struct zc_later {
+	struct ivshmem_chan *ch;
+	int delay_ms;
+	enum later_call what;
+	size_t len;
+	long ret;
+};
+
+static void *zc_later_thread(void *arg)
+{
+	struct zc_later *l = arg;
+	void *w;
+
+	sleep_ms(l->delay_ms);
+	switch (l->what) {
+	case LATER_COMMIT:
+		l->ret = ivshmem_chan_commit(l->ch, l->len);
+		break;
+	case LATER_RELEASE:
+		l->ret = ivshmem_chan_release(l->ch);
+		break;
+	case LATER_RESERVE_COMMIT:
+		l->ret = ivshmem_chan_reserve(l->ch, l->len, &w, 1000);
+		if (l->ret == 0) {
+			msg_fill(w, l->len, 9, 9);
+			l->ret = ivshmem_chan_commit(l->ch, l->len);
+		}
+		break;
+	}
+	return NULL;
+}
+
+/* Every argument and error, the sizes, and where the bytes lie. */
+static void test_zc_api(struct pair *p, struct chanmem *cm)
+{
+	static unsigned char want[8192], got[8192];
+	uint64_t tail = 16;	/* fresh(): "up" is the first record of ring 0 */
+	uint64_t tx_a = CB_LOW + CB_TX_TAIL, rx_b = CB_HIGH + CB_RX_HEAD;
+	const void *r = NULL, *r2;
+	void *w = NULL, *w2;
+	struct zc_later l, l2;
+	pthread_t t, t2;
+	size_t max;
+	int64_t t0;
+	ssize_t n;
+
+	/* A reservation waits for the peer to take this side's session. */
+	{
+		struct later lt = { .delay_ms = 150, .timeout_ms = 3000 };
+
+		fresh(p, cm, 0, false);
+		check_ret(ivshmem_chan_reserve(p->cb, 5, &w, 0), -EAGAIN,
+			  "before the peer's first call: reserve(0) gives -EAGAIN");
+		lt.ch = p->ca;
+		pthread_create(&t, NULL, later_thread, &lt);
+		t0 = now_ms();
+		check_ret(ivshmem_chan_reserve(p->cb, 5, &w, 3000), 0,
+			  "reserve with a timeout waits for the peer's first call");
+		check(now_ms() - t0 >= 100, "it waited for it", "%" PRId64 " ms", now_ms() - t0);
+		if (w)
+			memcpy(w, "early", 5);
+		check_ret(ivshmem_chan_commit(p->cb, 5), 0, "commit");
+		pthread_join(t, NULL);
+		check(lt.ret == 5 && strcmp(lt.got, "early") == 0, "the peer receives it", "%ld %s",
+		      lt.ret, lt.got);
+		w = NULL;
+	}
+
+	fresh(p, cm, 0, true);
+	max = ivshmem_chan_max_msg(p->ca);
+
+	/* Arguments, and calls without a hold. */
+	check_ret(ivshmem_chan_reserve(NULL, 8, &w, 0), -EINVAL,
+		  "ivshmem_chan_reserve(NULL channel): -EINVAL");
+	check_ret(ivshmem_chan_reserve(p->ca, 8, NULL, 0), -EINVAL,
+		  "ivshmem_chan_reserve() with a NULL buf: -EINVAL");
+	check_ret(ivshmem_chan_reserve(p->ca, max + 1, &w, 0), -EMSGSIZE,
+		  "a reservation one byte longer than the most: -EMSGSIZE");
+	check_ret(ivshmem_chan_commit(NULL, 0), -EINVAL, "ivshmem_chan_commit(NULL): -EINVAL");
+	check_ret(ivshmem_chan_commit(p->ca, 0), -EINVAL, "commit without a reservation: -EINVAL");
+	check_ret(ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP), -EINVAL,
+		  "IVSHMEM_CHAN_DROP without a reservation: -EINVAL");
+	check_ret(ivshmem_chan_peek(NULL, &r, 0), -EINVAL, "ivshmem_chan_peek(NULL channel): -EINVAL");
+	check_ret(ivshmem_chan_peek(p->cb, NULL, 0), -EINVAL,
+		  "ivshmem_chan_peek() with a NULL buf: -EINVAL");
+	check_ret(ivshmem_chan_release(NULL), -EINVAL, "ivshmem_chan_release(NULL): -EINVAL");
+	check_ret(ivshmem_chan_release(p->cb), -EINVAL, "release without a peeked message: -EINVAL");
+	check(w == NULL, "the failed reservations left *buf alone", "%p", w);
+	check_ret(send_text(p->ca, "probe", 0), 0, "none of them left a hold open: a send goes");
+	check(recv_text(p->cb, "probe", 1000, (char *)got, sizeof(got)), "and a recv takes it",
+	      "%s", got);
+	tail += rec_bytes(5);
+
+	/* Nothing to peek at. */
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EAGAIN,
+		  "peek with timeout 0 on an empty channel: -EAGAIN");
+	t0 = now_ms();
+	n = ivshmem_chan_peek(p->cb, &r, 150);
+	check(n == -ETIMEDOUT && now_ms() - t0 >= 145 && now_ms() - t0 < 3000,
+	      "peek with 150 ms on an empty channel: -ETIMEDOUT after 150 ms",
+	      "%zd after %" PRId64 " ms", n, now_ms() - t0);
+	check(r == NULL, "the failed peeks left *buf alone", "%p", r);
+
+	/* An empty message. */
+	check_ret(ivshmem_chan_reserve(p->ca, 0, &w, 0), 0, "reserve 0 bytes");
+	check(lies_at(cm, RING0 + tail + 8, w),
+	      "the room is past the next record's header in ring 0, 8-byte aligned", "%p", w);
+	check_ret(ivshmem_chan_commit(p->ca, 0), 0, "commit 0 bytes");
+	n = ivshmem_chan_peek(p->cb, &r, 1000);
+	check(n == 0 && lies_at(cm, RING0 + tail + 8, r), "peek: an empty message, in place",
+	      "%zd at %p", n, r);
+	tail += 8;
+	check_ret(ivshmem_chan_release(p->cb), 0, "release it");
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN, "nothing more came");
+
+	/* 100 bytes, watched all the way. */
+	msg_fill(want, 100, 3, 1);
+	check_ret(ivshmem_chan_reserve(p->ca, 100, &w, 0), 0, "reserve 100 bytes");
+	check(lies_at(cm, RING0 + tail + 8, w),
+	      "the room is where the next record goes in ring 0, 8-byte aligned", "%p", w);
+	if (w)
+		memcpy(w, want, 100);
+	check(memcmp(cm->m + RING0 + tail + 8, want, 100) == 0,
+	      "what is written there is in the shared memory", " ");
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN,
+		  "the peer sees nothing of it before the commit");
+	check(get64(cm, tx_a) == tail, "the sender's tail did not move", "%" PRIu64 ", want %"
+	      PRIu64, get64(cm, tx_a), tail);
+	check_ret(ivshmem_chan_send(p->ca, "x", 1, 0), -EBUSY,
+		  "send while a reservation is open: -EBUSY");
+	check_ret(ivshmem_chan_reserve(p->ca, 8, &w2, 0), -EBUSY,
+		  "a second reservation: -EBUSY");
+	check_ret(ivshmem_chan_reserve(p->ca, 8, &w2, 200), -EBUSY,
+		  "with a timeout too, at once: -EBUSY");
+	check_ret(send_text(p->cb, "other way", 1000), 0,
+		  "the other direction sends while the reservation is open");
+	check(recv_text(p->ca, "other way", 1000, (char *)got, sizeof(got)),
+	      "and the reserving side receives", "%s", got);
+	check_ret(ivshmem_chan_commit(p->ca, 101), -EINVAL,
+		  "commit of one byte more than reserved: -EINVAL");
+	check_ret(ivshmem_chan_send(p->ca, "x", 1, 0), -EBUSY,
+		  "the reservation is still open after that: send gets -EBUSY");
+	check_ret(ivshmem_chan_commit(p->ca, 100), 0, "commit the 100 bytes");
+	check(get64(cm, tx_a) == tail + rec_bytes(100) && get64(cm, RING0 + tail) == 100,
+	      "the tail moved past one record: length 100, flags 0",
+	      "tail %" PRIu64 ", header %#" PRIx64, get64(cm, tx_a), get64(cm, RING0 + tail));
+	check_ret(ivshmem_chan_commit(p->ca, 100), -EINVAL, "a second commit: -EINVAL");
+
+	n = ivshmem_chan_peek(p->cb, &r, 1000);
+	check(n == 100 && memcmp(r, want, 100) == 0, "peek: the 100 bytes the sender wrote",
+	      "%zd", n);
+	check(lies_at(cm, RING0 + tail + 8, r),
+	      "where they lie in ring 0, past the record's header, 8-byte aligned", "%p", r);
+	tail += rec_bytes(100);
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EBUSY,
+		  "recv while a message is peeked: -EBUSY");
+	check_ret(ivshmem_chan_peek(p->cb, &r2, 0), -EBUSY, "a second peek: -EBUSY");
+	check_ret(ivshmem_chan_peek(p->cb, &r2, 200), -EBUSY, "with a timeout too, at once: -EBUSY");
+	check_ret(send_text(p->cb, "meanwhile", 0), 0, "the peeking side sends meanwhile");
+	check(recv_text(p->ca, "meanwhile", 1000, (char *)got, sizeof(got)), "and it arrives",
+	      "%s", got);
+	check_ret(send_text(p->ca, "next", 0), 0, "the sender sends the next message");
+	check(get64(cm, rx_b) == tail - rec_bytes(100),
+	      "the receiver's head stays before the peeked message",
+	      "%" PRIu64 ", want %" PRIu64, get64(cm, rx_b), tail - rec_bytes(100));
+	check_ret(ivshmem_chan_release(p->cb), 0, "release it");
+	check(get64(cm, rx_b) == tail, "now the head is past it", "%" PRIu64 ", want %" PRIu64,
+	      get64(cm, rx_b), tail);
+	check_ret(ivshmem_chan_release(p->cb), -EINVAL, "a second release: -EINVAL");
+	check(recv_text(p->cb, "next", 1000, (char *)got, sizeof(got)),
+	      "then recv takes the next message", "%s", got);
+	tail += rec_bytes(4);
+
+	/* The most bytes. */
+	msg_fill(want, max, 4, 1);
+	check_ret(ivshmem_chan_reserve(p->ca, max, &w, 1000), 0, "reserve the most bytes");
+	if (w)
+		memcpy(w, want, max);
+	check_ret(ivshmem_chan_commit(p->ca, max), 0, "commit them");
+	check_ret(ivshmem_chan_recv(p->cb, got, max - 1, 1000), -EMSGSIZE,
+		  "recv into a buffer one byte short: -EMSGSIZE");
+	n = ivshmem_chan_peek(p->cb, &r, 1000);
+	check(n == (ssize_t)max && memcmp(r, want, max) == 0 && lies_at(cm, RING0 + tail + 8, r),
+	      "peek: all of them, in place", "%zd", n);
+	check_ret(ivshmem_chan_release(p->cb), 0, "release them");
+	tail += rec_bytes(max);
+
+	/* Committed shorter than reserved. */
+	msg_fill(want, 1000, 5, 1);
+	check_ret(ivshmem_chan_reserve(p->ca, 1000, &w, 1000), 0, "reserve 1000 bytes");
+	if (w)
+		memcpy(w, want, 1000);
+	check_ret(ivshmem_chan_commit(p->ca, 10), 0, "commit 10 of them");
+	check(get64(cm, tx_a) == tail + rec_bytes(10), "the record takes the room of 10 bytes only",
+	      "tail %" PRIu64 ", want %" PRIu64, get64(cm, tx_a), tail + rec_bytes(10));
+	n = ivshmem_chan_recv(p->cb, got, sizeof(got), 1000);
+	check(n == 10 && memcmp(got, want, 10) == 0,
+	      "the receiver gets a message of the 10 bytes, whole", "%zd", n);
+	tail += rec_bytes(10);
+	check_ret(send_text(p->ca, "after it", 0), 0, "the next message");
+	check(recv_text(p->cb, "after it", 1000, (char *)got, sizeof(got)), "arrives whole",
+	      "%s", got);
+	tail += rec_bytes(8);
+
+	/* Dropped. */
+	check_ret(ivshmem_chan_reserve(p->ca, 500, &w, 1000), 0, "reserve 500 bytes");
+	if (w)
+		memset(w, 0xab, 500);
+	check_ret(ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP), 0, "drop them");
+	check(get64(cm, tx_a) == tail, "the tail did not move", "%" PRIu64 ", want %" PRIu64,
+	      get64(cm, tx_a), tail);
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 200), -ETIMEDOUT,
+		  "the receiver sees nothing");
+	check_ret(ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP), -EINVAL,
+		  "the reservation is over: a second drop gives -EINVAL");
+	check_ret(send_text(p->ca, "after the drop", 0), 0, "the next message");
+	check(recv_text(p->cb, "after the drop", 1000, (char *)got, sizeof(got)), "arrives",
+	      "%s", got);
+
+	/* Holds are the channel's: other threads end them, and calls wait for them. */
+	check_ret(ivshmem_chan_reserve(p->ca, 5, &w, 1000), 0, "reserve 5 bytes");
+	if (w)
+		memcpy(w, "hello", 5);
+	l = (struct zc_later){ .ch = p->ca, .delay_ms = 10, .what = LATER_COMMIT, .len = 5 };
+	pthread_create(&t, NULL, zc_later_thread, &l);
+	pthread_join(t, NULL);
+	check_ret(l.ret, 0, "another thread commits the reservation");
+	check(recv_text(p->cb, "hello", 1000, (char *)got, sizeof(got)), "and it arrives", "%s",
+	      got);
+	l = (struct zc_later){ .ch = p->ca, .delay_ms = 150, .what = LATER_RESERVE_COMMIT,
+			       .len = 64 };
+	pthread_create(&t, NULL, zc_later_thread, &l);
+	t0 = now_ms();
+	n = ivshmem_chan_peek(p->cb, &r, 3000);
+	msg_fill(want, 64, 9, 9);
+	check(n == 64 && memcmp(r, want, 64) == 0 && now_ms() - t0 >= 100,
+	      "a peek waits for a message reserved and committed later", "%zd after %" PRId64
+	      " ms", n, now_ms() - t0);
+	pthread_join(t, NULL);
+	check_ret(l.ret, 0, "the later reservation and commit");
+	l2 = (struct zc_later){ .ch = p->cb, .delay_ms = 10, .what = LATER_RELEASE };
+	pthread_create(&t2, NULL, zc_later_thread, &l2);
+	pthread_join(t2, NULL);
+	check_ret(l2.ret, 0, "another thread releases the peeked message");
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN, "it was taken");
+	check_ret(ivshmem_chan_recv(p->ca, got, sizeof(got), 0), -EAGAIN,
+		  "and nothing went the other way unasked");
+}
+
+/* A full ring: a reservation waits for room, which a peeked message keeps. */
+static void test_zc_full(struct pair *p, struct chanmem *cm)
+{
+	static unsigned char want[1000], got[1000];
+	struct zc_later l;
+	unsigned int n;
+	const void *r = NULL;
+	void *w = NULL;
+	bool ok = true;
+	pthread_t t;
+	int64_t t0;
+	ssize_t ret;
+
+	fresh(p, cm, 0, true);
+	for (n = 0; n < 1000; n++) {
+		msg_fill(want, sizeof(want), 8, n);
+		if (ivshmem_chan_send(p->ca, want, sizeof(want), 0) != 0)
+			break;
+	}
+	check(n > 10 && n < 40, "sends of 1000 bytes fill the ring", "%u went", n);
+	check_ret(ivshmem_chan_reserve(p->ca, 1000, &w, 0), -EAGAIN,
+		  "a full ring: reserve with timeout 0 gives -EAGAIN");
+	t0 = now_ms();
+	ret = ivshmem_chan_reserve(p->ca, 1000, &w, 150);
+	check(ret == -ETIMEDOUT && now_ms() - t0 >= 145,
+	      "reserve with 150 ms: -ETIMEDOUT after 150 ms", "%zd after %" PRId64 " ms", ret,
+	      now_ms() - t0);
+	ret = ivshmem_chan_peek(p->cb, &r, 1000);
+	msg_fill(want, sizeof(want), 8, 0);
+	check(ret == 1000 && memcmp(r, want, 1000) == 0, "the receiver peeks at the first",
+	      "%zd", ret);
+	check_ret(ivshmem_chan_reserve(p->ca, 1000, &w, 0), -EAGAIN,
+		  "the peeked message keeps its room: reserve still gives -EAGAIN");
+	l = (struct zc_later){ .ch = p->cb, .delay_ms = 150, .what = LATER_RELEASE };
+	pthread_create(&t, NULL, zc_later_thread, &l);
+	t0 = now_ms();
+	ret = ivshmem_chan_reserve(p->ca, 1000, &w, 5000);
+	check(ret == 0 && now_ms() - t0 >= 100,
+	      "reserve waits for room and returns once the receiver releases",
+	      "%zd after %" PRId64 " ms", ret, now_ms() - t0);
+	pthread_join(t, NULL);
+	check_ret(l.ret, 0, "the release");
+	if (ret == 0) {
+		msg_fill(w, 1000, 8, n);
+		check_ret(ivshmem_chan_commit(p->ca, 1000), 0, "commit in the freed room");
+	}
+	for (unsigned int i = 1; i <= n && ok; i++) {
+		msg_fill(want, sizeof(want), 8, i);
+		if (i % 2) {
+			ret = ivshmem_chan_recv(p->cb, got, sizeof(got), 1000);
+			ok = ret == 1000 && memcmp(got, want, 1000) == 0;
+		} else {
+			ret = ivshmem_chan_peek(p->cb, &r, 1000);
+			ok = ret == 1000 && memcmp(r, want, 1000) == 0 &&
+			     ivshmem_chan_release(p->cb) == 0;
+		}
+		if (!ok)
+			check(false, "the rest arrives in order", "message %u: %zd", i, ret);
+	}
+	if (ok)
+		check(true, "the rest arrives in order, the reserved one last", " ");
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN, "and nothing more");
+}
+
+/*
+ * The poll() protocol of ivshmem_chan_fd(): a commit rings a receiver
+ * that found nothing, a release rings a sender that found no room; a
+ * reservation and a peek ring nobody.
+ */
+static void test_zc_poll(struct pair *p, struct chanmem *cm)
+{
+	static unsigned char buf[1000];
+	const void *r = NULL;
+	void *w = NULL;
+	unsigned int n = 0;
+	int fa, fb;
+
+	fresh(p, cm, 0, true);
+	fa = ivshmem_chan_fd(p->ca);
+	fb = ivshmem_chan_fd(p->cb);
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EAGAIN,
+		  "poll protocol: peek(0) on an empty channel gives -EAGAIN");
+	check(!readable(fb, 0), "then the receiver's descriptor does not poll readable", " ");
+	check_ret(ivshmem_chan_reserve(p->ca, 64, &w, 0), 0, "the sender reserves");
+	check(!readable(fb, 100), "a reservation does not ring the receiver", " ");
+	check_ret(ivshmem_chan_commit(p->ca, 64), 0, "the sender commits");
+	check(readable(fb, 2000), "the commit rings it: its descriptor polls readable", " ");
+	check(ivshmem_chan_peek(p->cb, &r, 0) == 64 && ivshmem_chan_release(p->cb) == 0,
+	      "peek(0) and release take the message", " ");
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EAGAIN, "peek(0) again: -EAGAIN");
+	check(!readable(fb, 0), "and the descriptor is quiet again", " ");
+
+	while (n < 1000 && ivshmem_chan_send(p->ca, buf, sizeof(buf), 0) == 0)
+		n++;
+	check_ret(ivshmem_chan_reserve(p->ca, 1000, &w, 0), -EAGAIN,
+		  "poll protocol: reserve(0) into a full ring gives -EAGAIN");
+	check(!readable(fa, 0), "then the sender's descriptor does not poll readable", " ");
+	check(ivshmem_chan_peek(p->cb, &r, 0) == 1000, "the receiver peeks at a message", " ");
+	check(!readable(fa, 100), "which frees no room: the sender is not rung", " ");
+	check_ret(ivshmem_chan_release(p->cb), 0, "the receiver releases it");
+	check(readable(fa, 2000), "the release rings the sender: its descriptor polls readable",
+	      " ");
+	check_ret(ivshmem_chan_reserve(p->ca, 1000, &w, 0), 0, "reserve(0) gets the room");
+	check_ret(ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP), 0, "drop it");
+}
+
+/*
+ * struct zdir - one direction of test_zc_wrap(), with a model of its ring
+ * (libivshmem.h, "Channels"): where each record goes, skip records
+ * included, checked against the sender's published tail, the rooms
+ * handed out and the messages peeked at.
+ * @ring: the ring's offset in the channel's memory
+ * @ctl:  the sender's control block
+ * @at:   message i's record, at i % ZC_WINDOW
+ * @ways: messages by path: [reserved * 2 + peeked]; @after_skip the same
+ *        for those right after a skip record
+ */
+#define ZC_WINDOW	512
+
+struct zdir {
+	struct ivshmem_chan *tx, *rx;
+	struct chanmem *cm;
+	uint64_t ring;
+	uint64_t ctl;
+	uint64_t seed, n;
+	size_t max;
+	uint64_t sent, got;
+	uint64_t tail;
+	uint64_t at[ZC_WINDOW];
+	bool skipped[ZC_WINDOW];
+	unsigned long skips, ways[4], after_skip[4];
+	char error[200];
+};
+
+static bool zc_pull(struct zdir *d, struct zdir *other);
+
+/* Whether message i of @d goes in place, at both ends. */
+static bool zc_reserved(const struct zdir *d, uint64_t i)
+{
+	return mix(d->seed * 7 + i) & 1;
+}
+
+static bool zc_peeked(const struct zdir *d, uint64_t i)
+{
+	return mix(d->seed * 11 + i) & 1;
+}
+
+/*
+ * Send @d's next message without waiting, by send or reserve/commit;
+ * with @other, take one of the other direction's messages while the
+ * reservation is open.  False when the ring is full, or on an error.
+ */
+static bool zc_push(struct zdir *d, struct zdir *other)
+{
+	uint64_t i = d->sent, r = mix(d->seed * 5 + i), cap = d->cm->cap, off, skip, at;
+	size_t len = msg_len(d->seed, i, d->max), room = len;
+	unsigned char buf[8192];
+	void *w = NULL;
+	int ret;
+
+	if (d->error[0] || i >= d->n)
+		return false;
+	/* A third of the reservations are larger than what is committed. */
+	if (zc_reserved(d, i) && r % 3 == 0)
+		room += (size_t)((r >> 8) % 64);
+	if (room > d->max)
+		room = d->max;
+	off = d->tail % cap;
+	skip = cap - off < rec_bytes(room) ? cap - off : 0;
+	at = (off + skip) % cap;
+	if (zc_reserved(d, i)) {
+		ret = ivshmem_chan_reserve(d->tx, room, &w, 0);
+		if (ret == -EAGAIN)
+			return false;
+		if (ret == 0 && room && !lies_at(d->cm, d->ring + at + 8, w)) {
+			snprintf(d->error, sizeof(d->error), "message %" PRIu64 ": the room is not "
+				 "at ring offset %" PRIu64 " + 8", i, at);
+			return false;
+		}
+		if (ret == 0) {
+			if (other)
+				zc_pull(other, NULL);
+			msg_fill(w, len, d->seed, i);
+			ret = ivshmem_chan_commit(d->tx, len);
+		}
+	} else {
+		msg_fill(buf, len, d->seed, i);
+		ret = ivshmem_chan_send(d->tx, buf, len, 0);
+		if (ret == -EAGAIN)
+			return false;
+	}
+	if (ret < 0) {
+		snprintf(d->error, sizeof(d->error), "message %" PRIu64 " (%s): %s", i,
+			 zc_reserved(d, i) ? "reserve/commit" : "send", ivshmem_strerror(ret));
+		return false;
+	}
+	d->tail += skip + rec_bytes(len);
+	if (get64(d->cm, d->ctl + CB_TX_TAIL) != d->tail) {
+		snprintf(d->error, sizeof(d->error), "message %" PRIu64 ": tail %" PRIu64 " where "
+			 "%" PRIu64 " was due", i, get64(d->cm, d->ctl + CB_TX_TAIL), d->tail);
+		return false;
+	}
+	if (skip && get64(d->cm, d->ring + off) != 1ULL << 32) {
+		snprintf(d->error, sizeof(d->error), "message %" PRIu64 ": no skip record at ring "
+			 "offset %" PRIu64 " but %#" PRIx64, i, off, get64(d->cm, d->ring + off));
+		return false;
+	}
+	d->at[i % ZC_WINDOW] = at;
+	d->skipped[i % ZC_WINDOW] = skip != 0;
+	d->skips += skip != 0;
+	d->sent++;
+	return true;
+}
+
+/*
+ * Take @d's next message (sent already), by recv or peek/release; with
+ * @other, send one of the other direction's while the message is peeked.
+ */
+static bool zc_pull(struct zdir *d, struct zdir *other)
+{
+	uint64_t i = d->got;
+	size_t len = msg_len(d->seed, i, d->max);
+	bool peek = zc_peeked(d, i);
+	unsigned char want[8192], buf[8192];
+	const unsigned char *msg = buf;
+	const void *r = NULL;
+	ssize_t n;
+	int ret = 0;
+
+	if (d->error[0] || i >= d->sent)
+		return false;
+	msg_fill(want, len, d->seed, i);
+	if (peek) {
+		n = ivshmem_chan_peek(d->rx, &r, 0);
+		msg = r;
+	} else {
+		n = ivshmem_chan_recv(d->rx, buf, sizeof(buf), 0);
+	}
+	if (n < 0) {
+		snprintf(d->error, sizeof(d->error), "message %" PRIu64 " (%s): %s", i,
+			 peek ? "peek" : "recv", ivshmem_strerror((int)n));
+		return false;
+	}
+	if ((size_t)n != len || memcmp(msg, want, len) != 0) {
+		snprintf(d->error, sizeof(d->error), "message %" PRIu64 " (%s): %zd bytes, want %zu%s",
+			 i, peek ? "peek" : "recv", n, len, (size_t)n == len ? ", other bytes" : "");
+	} else if (peek && n && !lies_at(d->cm, d->ring + d->at[i % ZC_WINDOW] + 8, r)) {
+		snprintf(d->error, sizeof(d->error), "message %" PRIu64 ": peeked at %p, not at ring "
+			 "offset %" PRIu64 " + 8", i, r, d->at[i % ZC_WINDOW]);
+	} else if (peek && other) {
+		zc_push(other, NULL);
+	}
+	if (peek && (ret = ivshmem_chan_release(d->rx)) < 0 && !d->error[0])
+		snprintf(d->error, sizeof(d->error), "message %" PRIu64 ": release: %s", i,
+			 ivshmem_strerror(ret));
+	if (d->error[0])
+		return false;
+	d->ways[zc_reserved(d, i) * 2 + peek]++;
+	if (d->skipped[i % ZC_WINDOW])
+		d->after_skip[zc_reserved(d, i) * 2 + peek]++;
+	d->got++;
+	return true;
+}
+
+/*
+ * Both directions of a small channel, in one thread: each side fills its
+ * ring and the other takes a few at a time, so that records wrap with
+ * skip records all the time; each message by send or reserve/commit and
+ * by recv or peek/release, interleaved with the other direction's calls.
+ */
+static void test_zc_wrap(struct pair *p, struct chanmem *cm, uint64_t off, uint64_t n)
+{
+	static struct zdir ab, ba;
+	char name[200];
+	bool all = true;
+
+	fresh(p, cm, off, true);
+	ab = (struct zdir){ .tx = p->ca, .rx = p->cb, .cm = cm, .ring = RING0, .ctl = CB_LOW,
+			    .seed = 40, .n = n, .max = ivshmem_chan_max_msg(p->ca), .tail = 16 };
+	ba = (struct zdir){ .tx = p->cb, .rx = p->ca, .cm = cm, .ring = RING0 + cm->cap,
+			    .ctl = CB_HIGH, .seed = 41, .n = n, .max = ab.max };
+	for (uint64_t round = 0; (ab.got < n || ba.got < n) && round < 100 * n; round++) {
+		uint64_t r = mix(round + 77);
+		uint64_t k1 = r % 8 == 0 ? n : (r >> 8) % 6 + 1, k2 = (r >> 16) % 5 + 1;
+
+		while (zc_push(&ab, &ba))
+			;
+		while (zc_push(&ba, &ab))
+			;
+		while (k1-- && zc_pull(&ab, &ba))
+			;
+		while (k2-- && zc_pull(&ba, &ab))
+			;
+		if (ab.error[0] || ba.error[0])
+			break;
+	}
+	snprintf(name, sizeof(name), "%" PRIu64 " KiB channel: %" PRIu64 " messages each way, "
+		 "full rings, send or reserve/commit, recv or peek/release: each intact, in "
+		 "order, its record where the layout puts it", cm->size / 1024, n);
+	check(!ab.error[0] && !ba.error[0] && ab.got == n && ba.got == n, name,
+	      "a to b: %s (%" PRIu64 " taken), b to a: %s (%" PRIu64 " taken)", ab.error, ab.got,
+	      ba.error, ba.got);
+	check(ab.skips >= n / 20 && ba.skips >= n / 20, "the records wrapped with skip records",
+	      "%lu and %lu skips", ab.skips, ba.skips);
+	for (int i = 0; i < 4; i++)
+		all &= ab.ways[i] && ba.ways[i] && ab.after_skip[i] && ba.after_skip[i];
+	check(all, "every pair of paths carried messages, after a skip record too",
+	      "send/recv %lu (%lu), send/peek %lu (%lu), reserve/recv %lu (%lu), "
+	      "reserve/peek %lu (%lu)", ab.ways[0] + ba.ways[0], ab.after_skip[0] +
+	      ba.after_skip[0], ab.ways[1] + ba.ways[1], ab.after_skip[1] + ba.after_skip[1],
+	      ab.ways[2] + ba.ways[2], ab.after_skip[2] + ba.after_skip[2], ab.ways[3] +
+	      ba.ways[3], ab.after_skip[3] + ba.after_skip[3]);
+	diag("%" PRIu64 " messages each way: %lu and %lu skip records", n, ab.skips, ba.skips);
+	check_ret(ivshmem_chan_recv(p->cb, name, sizeof(name), 0), -EAGAIN,
+		  "nothing more from a to b");
+	check_ret(ivshmem_chan_recv(p->ca, name, sizeof(name), 0), -EAGAIN, "nor from b to a");
+}
+
+/* The pairing ends while a reservation or a peeked message is open. */
+static void test_zc_holds(struct pair *p, struct chanmem *cm)
+{
+	const void *r = NULL;
+	void *w = NULL;
+	char got[64], why[160];
+	ssize_t n;
+
+	/* The receiver closes and reopens under a reservation. */
+	fresh(p, cm, 0, true);
+	check_ret(ivshmem_chan_reserve(p->ca, 64, &w, 1000), 0, "reserve 64 bytes");
+	if (w)
+		memset(w, 's', 64);
+	reopen(p->b, &p->cb, p->ida, 0, cm->size);
+	check_ret(ivshmem_chan_send(p->ca, "x", 1, 0), -EBUSY,
+		  "the peer reopened the channel: a send still gets -EBUSY, not the reset");
+	check_ret(ivshmem_chan_commit(p->ca, 64), -ECONNRESET,
+		  "commit of a reservation made before the peer reopened: -ECONNRESET");
+	check_ret(ivshmem_chan_commit(p->ca, 64), -EINVAL, "the reservation is over");
+	check_ret(send_text(p->ca, "fresh", 1000), 0,
+		  "the next send goes, without -ECONNRESET again");
+	check(recv_text(p->cb, "fresh", 1000, got, sizeof(got)),
+	      "the reopened peer gets it, and nothing of the reservation", "%s", got);
+	check_ret(ivshmem_chan_recv(p->ca, got, sizeof(got), 0), -ECONNRESET,
+		  "the receiving direction reports its own reset");
+	check_ret(ivshmem_chan_recv(p->ca, got, sizeof(got), 0), -EAGAIN, "once");
+
+	/* A reservation dropped after the peer reopened: the reset is told once. */
+	{
+		int resets, ret;
+
+		fresh(p, cm, 0, true);
+		check_ret(ivshmem_chan_reserve(p->ca, 16, &w, 1000), 0, "reserve 16 bytes");
+		if (w)
+			memset(w, 's', 16);
+		reopen(p->b, &p->cb, p->ida, 0, cm->size);
+		ret = ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP);
+		check(ret == 0 || ret == -ECONNRESET,
+		      "the peer reopened: dropping the reservation gives 0 or -ECONNRESET", "%d (%s)",
+		      ret, ivshmem_strerror(ret));
+		resets = ret == -ECONNRESET;
+		for (int i = 0; i < 3 && (ret = send_text(p->ca, "after", 1000)) == -ECONNRESET; i++)
+			resets++;
+		check(ret == 0 && resets == 1,
+		      "the drop or the next send reports the reset, once; then a send goes",
+		      "%d resets, then %d (%s)", resets, ret, ivshmem_strerror(ret));
+		check(recv_text(p->cb, "after", 1000, got, sizeof(got)),
+		      "the reopened peer gets that message, and nothing of the dropped one", "%s",
+		      got);
+	}
+
+	/* The sender closes and reopens under a peeked message. */
+	fresh(p, cm, 0, true);
+	check(send_text(p->ca, "old-0", 0) == 0 && send_text(p->ca, "old-1", 0) == 0 &&
+	      send_text(p->ca, "old-2", 0) == 0, "send three messages", " ");
+	n = ivshmem_chan_peek(p->cb, &r, 1000);
+	check(n == 5 && memcmp(r, "old-0", 5) == 0, "peek at the first", "%zd", n);
+	reopen(p->a, &p->ca, p->idb, 0, cm->size);
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EBUSY,
+		  "the sender reopened the channel: a recv still gets -EBUSY, not the reset");
+	check_ret(ivshmem_chan_release(p->cb), -ECONNRESET,
+		  "release of a message peeked before the sender reopened: -ECONNRESET");
+	check_ret(ivshmem_chan_release(p->cb), -EINVAL, "the message is gone");
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EAGAIN,
+		  "then recv gives neither the reset again nor the two stale messages");
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EAGAIN, "nor does a peek");
+	check_ret(send_text(p->ca, "new-0", 1000), 0, "the reopened sender sends");
+	check(recv_text(p->cb, "new-0", 1000, got, sizeof(got)), "its message arrives", "%s", got);
+	check_ret(send_text(p->cb, "back", 0), -ECONNRESET,
+		  "the sending direction reports its own reset");
+	check_ret(send_text(p->cb, "back", 1000), 0, "once");
+
+	/* The receiver closes under a reservation. */
+	fresh(p, cm, 0, true);
+	check_ret(ivshmem_chan_reserve(p->ca, 32, &w, 1000), 0, "reserve 32 bytes");
+	ivshmem_chan_close(p->cb);
+	p->cb = NULL;
+	check_ret(ivshmem_chan_commit(p->ca, 32), -EPIPE,
+		  "the peer closed under a reservation: commit gives -EPIPE");
+	check_ret(ivshmem_chan_commit(p->ca, 32), -EINVAL, "the reservation is over");
+	check_ret(send_text(p->ca, "anyone?", 0), -EPIPE, "sends get -EPIPE too");
+	check_ret(ivshmem_chan_reserve(p->ca, 32, &w, 0), -EPIPE, "and so do reservations");
+
+	/* The sender closes under a peeked message: no reset, the rest, then -EPIPE. */
+	fresh(p, cm, 0, true);
+	check(send_text(p->ca, "first", 0) == 0 && send_text(p->ca, "second", 0) == 0,
+	      "send two messages", " ");
+	n = ivshmem_chan_peek(p->cb, &r, 1000);
+	check(n == 5 && memcmp(r, "first", 5) == 0, "peek at the first", "%zd", n);
+	ivshmem_chan_close(p->ca);
+	p->ca = NULL;
+	check_ret(ivshmem_chan_release(p->cb), 0,
+		  "the sender closed under a peeked message: release gives 0");
+	check(recv_text(p->cb, "second", 1000, got, sizeof(got)),
+	      "what it sent before closing arrives", "%s", got);
+	check_ret(ivshmem_chan_recv(p->cb, got, sizeof(got), 0), -EPIPE, "then -EPIPE");
+	check_ret(ivshmem_chan_peek(p->cb, &r, 0), -EPIPE, "to a peek too");
+
+	/* A reset that no hold saw is the next reservation's and peek's to report. */
+	fresh(p, cm, 0, true);
+	reopen(p->b, &p->cb, p->ida, 0, cm->size);
+	check_ret(ivshmem_chan_reserve(p->ca, 8, &w, 1000), -ECONNRESET,
+		  "the peer reopened: the next reservation gives -ECONNRESET");
+	check_ret(ivshmem_chan_reserve(p->ca, 8, &w, 1000), 0, "once: then it goes");
+	check_ret(ivshmem_chan_commit(p->ca, IVSHMEM_CHAN_DROP), 0, "(dropped)");
+	check_ret(ivshmem_chan_peek(p->ca, &r, 0), -ECONNRESET, "and the next peek -ECONNRESET");
+	check_ret(ivshmem_chan_peek(p->ca, &r, 0), -EAGAIN, "once");
+
+	/* A peer that breaks the protocol under a reservation. */
+	fresh(p, cm, 0, true);
+	check_ret(send_text(p->cb, "x", 1000), 0, "the peer sends");
+	check_ret(ivshmem_chan_reserve(p->ca, 16, &w, 1000), 0, "reserve 16 bytes");
+	put64(cm, RING0 + cm->cap, 0xffffffffULL);	/* the peer's record: too long */
+	check_ret(ivshmem_chan_recv(p->ca, got, sizeof(got), 0), -EPROTO,
+		  "a broken record on the reserving side: recv gives -EPROTO");
+	check_ret(ivshmem_chan_commit(p->ca, 16), -ECONNRESET,
+		  "that ended the pairing: commit gives -ECONNRESET");
+	n = send_text(p->ca, "y", 0);
+	check(n == 0 || n == -EAGAIN, "the next send does not report it again", "%zd (%s)", n,
+	      ivshmem_strerror((int)n));
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+
+	/* A session that changes under a peeked message is a restart. */
+	fresh(p, cm, 0, true);
+	check_ret(send_text(p->ca, "x", 0), 0, "send");
+	n = ivshmem_chan_peek(p->cb, &r, 1000);
+	check(n == 1, "peek at it", "%zd", n);
+	put64(cm, CB_LOW + CB_SESSION, 0x1234567887654321ULL);
+	check_ret(ivshmem_chan_release(p->cb), -ECONNRESET,
+		  "the sender's session changed under a peeked message: release gives -ECONNRESET");
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+
+	/* A peer that took another session under a reservation. */
+	fresh(p, cm, 0, true);
+	check_ret(ivshmem_chan_reserve(p->ca, 16, &w, 1000), 0, "reserve 16 bytes");
+	put64(cm, CB_HIGH + CB_PEER_SESSION, 77);
+	check_ret(ivshmem_chan_commit(p->ca, 16), -ECONNRESET,
+		  "the peer took another session under a reservation: commit gives -ECONNRESET");
+	n = send_text(p->ca, "y", 0);
+	check(n == 0 || n == -EAGAIN, "the next send does not report it again", "%zd (%s)", n,
+	      ivshmem_strerror((int)n));
+	check(recovers(p, why, sizeof(why)), "then the channel works again", "%s", why);
+	pair_close_chans(p);
+}
+
+/* The peer's program restarts (a child process on its handle) under a hold. */
+static void test_zc_restart(struct pair *p, struct chanmem *cm)
+{
+	struct ivshmem_chan_config cfg;
+	struct ivshmem_chan *ch;
+	const void *r = NULL;
+	void *w = NULL;
+	int pipefd[2];
+	char got[64];
+	ssize_t n;
+	pid_t pid;
+
+	pair_close_chans(p);
+	memset(cm->m, 0, (size_t)cm->size);
+	if (pipe(pipefd) < 0) {
+		check(false, "pipe", "%s", strerror(errno));
+		return;
+	}
+	cfg = cfg_for((unsigned int)p->idb, 0, 65536);
+	ch = chan_or_die(p->a, &cfg);
+
+	/* It sends three and dies; a peek holds the first when it comes back. */
+	pid = peer_program(p->b, (unsigned int)p->ida, "old", 3, false, pipefd[1]);
+	wait_ready(pipefd[0]);
+	n = ivshmem_chan_peek(ch, &r, 5000);
+	check(n == 5 && memcmp(r, "old-0", 5) == 0, "peek at the peer's program's first message",
+	      "%zd", n);
+	check(child_ok(pid), "it sent three and died without closing", " ");
+	pid = peer_program(p->b, (unsigned int)p->ida, "new", 1, false, pipefd[1]);
+	wait_ready(pipefd[0]);
+	check_ret(ivshmem_chan_release(ch), -ECONNRESET,
+		  "it restarted under the peeked message: release gives -ECONNRESET");
+	check(recv_text(ch, "new-0", 5000, got, sizeof(got)),
+	      "then recv gets the new program's message: no reset again, nothing stale", "%s",
+	      got);
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 0), -EAGAIN, "and nothing more");
+	check(child_ok(pid), "the new program sent it", " ");
+	check_ret(send_text(ch, "hi", 0), -ECONNRESET, "the sending direction reports its reset");
+	check_ret(send_text(ch, "hi", 0), 0, "once");
+
+	/* It restarts again under a reservation. */
+	check_ret(ivshmem_chan_reserve(ch, 64, &w, 1000), 0, "reserve 64 bytes");
+	pid = peer_program(p->b, (unsigned int)p->ida, "again", 1, false, pipefd[1]);
+	wait_ready(pipefd[0]);
+	check_ret(ivshmem_chan_commit(ch, 64), -ECONNRESET,
+		  "it restarted under the reservation: commit gives -ECONNRESET");
+	check_ret(send_text(ch, "hi", 0), 0, "the next send goes, without -ECONNRESET again");
+	check_ret(ivshmem_chan_recv(ch, got, sizeof(got), 0), -ECONNRESET,
+		  "the receiving direction reports its own reset");
+	check(recv_text(ch, "again-0", 5000, got, sizeof(got)),
+	      "once: then the third program's message", "%s", got);
+	check(child_ok(pid), "the third program sent it", " ");
+
+	ivshmem_chan_close(ch);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/*
+ * struct zc_racer - a thread of test_zc_threads(): it sends @n messages
+ * tagged @tag by send or by reserve/commit (@in_place), or takes them by
+ * recv or by peek/release, retrying what the other thread's hold makes
+ * -EBUSY (counted in @busy).  Every eighth message it pauses for a
+ * millisecond, holding the message when in place, so that the threads
+ * run side by side for a while and meet each other's holds.
+ * @start: where the threads of a round wait for each other
+ * @taken: what the takers took in all, to stop at @n
+ * @once:  each message's taker count, when the messages of one sender are
+ *         shared out (else each tag's must come in order, all of them)
+ */
+struct zc_racer {
+	pthread_barrier_t *start;
+	struct ivshmem_chan *ch;
+	unsigned int tag;
+	uint64_t n;
+	bool in_place;
+	_Atomic uint64_t *taken;
+	_Atomic unsigned char *once;
+	unsigned long busy;
+	uint64_t done;
+	char error[200];
+};
+
+static void pause_us(long us)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Message @i of sender @tag: the tag and number, then stream bytes. */
+static size_t racer_msg(unsigned char *buf, unsigned int tag, uint64_t i)
+{
+	size_t len = msg_len(60 + tag, i, 300);
+
+	if (len < 9)
+		len = 9;
+	msg_fill(buf, len, 60 + tag, i);
+	buf[0] = (unsigned char)tag;
+	memcpy(buf + 1, &i, 8);
+	return len;
+}
+
+static void *racer_send(void *arg)
+{
+	struct zc_racer *z = arg;
+	unsigned char buf[320];
+
+	pthread_barrier_wait(z->start);
+	for (uint64_t i = 0; i < z->n && !z->error[0]; i++) {
+		size_t len = racer_msg(buf, z->tag, i);
+		void *w;
+		int ret;
+
+		for (;;) {
+			if (z->in_place)
+				ret = ivshmem_chan_reserve(z->ch, len, &w, 5000);
+			else
+				ret = ivshmem_chan_send(z->ch, buf, len, 5000);
+			if (ret != -EBUSY)
+				break;
+			z->busy++;
+			pause_us(20);
+		}
+		if (ret == 0 && z->in_place) {
+			memcpy(w, buf, len);
+			if (i % 8 == 0)
+				sleep_ms(1);
+			else
+				sched_yield();
+			if (memcmp(w, buf, len) != 0)
+				snprintf(z->error, sizeof(z->error), "message %" PRIu64 ": its room "
+					 "changed while reserved", i);
+			ret = ivshmem_chan_commit(z->ch, len);
+		} else if (i % 8 == 0) {
+			sleep_ms(1);
+		}
+		if (ret < 0 && !z->error[0])
+			snprintf(z->error, sizeof(z->error), "%s %" PRIu64 ": %s",
+				 z->in_place ? "reserve/commit" : "send", i, ivshmem_strerror(ret));
+		z->done++;
+	}
+	return NULL;
+}
+
+/* Check a message @z took: its tag, number, order and bytes. */
+static bool racer_check(struct zc_racer *z, const unsigned char *msg, ssize_t n, uint64_t *next)
+{
+	unsigned char want[320];
+	unsigned int tag;
+	size_t len;
+	uint64_t k;
+
+	if (n < 9 || msg[0] < 1 || msg[0] > 2) {
+		snprintf(z->error, sizeof(z->error), "%zd bytes, tag %u", n, n ? msg[0] : 0);
+		return false;
+	}
+	tag = msg[0];
+	memcpy(&k, msg + 1, 8);
+	len = racer_msg(want, tag, k);
+	if ((size_t)n != len || memcmp(msg, want, len) != 0) {
+		snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 ": %zd bytes, want %zu%s",
+			 tag, k, n, len, (size_t)n == len ? ", other bytes" : "");
+		return false;
+	}
+	if (z->once ? k >= z->n || k < next[tag] || atomic_fetch_add(&z->once[k], 1) :
+	    k != next[tag]) {
+		snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 " where %" PRIu64
+			 " was due, or twice", tag, k, next[tag]);
+		return false;
+	}
+	next[tag] = k + 1;
+	if (z->in_place && k % 8 == 0) {
+		sleep_ms(1);
+		if (memcmp(msg, want, len) != 0) {
+			snprintf(z->error, sizeof(z->error), "message %u/%" PRIu64 ": changed while "
+				 "peeked", tag, k);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Take messages until the takers took @n in all; 10 s without one is an error. */
+static void *racer_take(void *arg)
+{
+	struct zc_racer *z = arg;
+	unsigned char buf[320];
+	uint64_t next[3] = { 0 };
+	int64_t last;
+
+	pthread_barrier_wait(z->start);
+	last = now_ms();
+	while (atomic_load(z->taken) < z->n && !z->error[0]) {
+		const void *r = NULL;
+		bool ok;
+		ssize_t n;
+
+		if (z->in_place)
+			n = ivshmem_chan_peek(z->ch, &r, 100);
+		else
+			n = ivshmem_chan_recv(z->ch, buf, sizeof(buf), 100);
+		if ((n == -EBUSY || n == -ETIMEDOUT) && now_ms() - last < 10000) {
+			z->busy += n == -EBUSY;
+			pause_us(20);
+			continue;
+		}
+		if (n < 0) {
+			snprintf(z->error, sizeof(z->error), "%s: %s", z->in_place ? "peek" : "recv",
+				 ivshmem_strerror((int)n));
+			break;
+		}
+		ok = racer_check(z, z->in_place ? r : buf, n, next);
+		if (z->in_place) {
+			/* Released whatever was found: the other taker goes on. */
+			int ret = ivshmem_chan_release(z->ch);
+
+			if (ret < 0 && ok)
+				snprintf(z->error, sizeof(z->error), "release: %s",
+					 ivshmem_strerror(ret));
+		}
+		if (z->error[0])
+			break;
+		atomic_fetch_add(z->taken, 1);
+		z->done++;
+		last = now_ms();
+	}
+	return NULL;
+}
+
+/* Two threads on one direction of a channel, one of them in place. */
+static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, uint64_t n)
+{
+	static _Atomic unsigned char once[100000];
+	struct zc_racer s[2], t[2];
+	_Atomic uint64_t taken = 0;
+	pthread_barrier_t start;
+	pthread_t ts[2], tt[2];
+	uint64_t all = 0;
+
+	fresh(p, cm, off, true);
+	pthread_barrier_init(&start, NULL, 3);
+
+	/* One thread reserves and commits while another sends. */
+	for (unsigned int i = 0; i < 2; i++) {
+		s[i] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = i + 1, .n = n,
+					  .in_place = i == 0 };
+		pthread_create(&ts[i], NULL, racer_send, &s[i]);
+	}
+	t[0] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n, .taken = &taken };
+	pthread_create(&tt[0], NULL, racer_take, &t[0]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(ts[i], NULL);
+	pthread_join(tt[0], NULL);
+	check(!s[0].error[0] && !s[1].error[0] && !t[0].error[0] && t[0].done == 2 * n,
+	      "one thread reserves and commits while another sends: every message once, each "
+	      "thread's in order, intact", "%s|%s|%s (%" PRIu64 " taken)", s[0].error,
+	      s[1].error, t[0].error, t[0].done);
+	check(s[1].busy > 0 && s[0].busy == 0,
+	      "the sending thread met the open reservation (-EBUSY) and sent after it",
+	      "%lu -EBUSY to the sender, %lu to the reserver", s[1].busy, s[0].busy);
+	diag("the sending thread retried %lu times after -EBUSY", s[1].busy);
+
+	/* Two threads reserve and commit: one reservation at a time. */
+	atomic_store(&taken, 0);
+	for (unsigned int i = 0; i < 2; i++) {
+		s[i] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = i + 1, .n = n,
+					  .in_place = true };
+		pthread_create(&ts[i], NULL, racer_send, &s[i]);
+	}
+	t[0] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n, .taken = &taken };
+	pthread_create(&tt[0], NULL, racer_take, &t[0]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(ts[i], NULL);
+	pthread_join(tt[0], NULL);
+	check(!s[0].error[0] && !s[1].error[0] && !t[0].error[0] && t[0].done == 2 * n &&
+	      s[0].busy + s[1].busy > 0,
+	      "two threads reserve and commit: they take turns (-EBUSY), every message once, "
+	      "in order, intact", "%s|%s|%s (%" PRIu64 " taken, %lu -EBUSY)", s[0].error,
+	      s[1].error, t[0].error, t[0].done, s[0].busy + s[1].busy);
+
+	/* One thread peeks and releases while another receives. */
+	if (2 * n > sizeof(once)) {
+		check(false, "at most 50000 messages for the takers", " ");
+		pthread_barrier_destroy(&start);
+		return;
+	}
+	atomic_store(&taken, 0);
+	memset((void *)once, 0, sizeof(once));
+	s[0] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = 1, .n = 2 * n };
+	pthread_create(&ts[0], NULL, racer_send, &s[0]);
+	for (int i = 0; i < 2; i++) {
+		t[i] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n,
+					  .in_place = i == 0, .taken = &taken, .once = once };
+		pthread_create(&tt[i], NULL, racer_take, &t[i]);
+	}
+	pthread_join(ts[0], NULL);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(tt[i], NULL);
+		all += t[i].done;
+	}
+	check(!s[0].error[0] && !t[0].error[0] && !t[1].error[0] && all == 2 * n &&
+	      t[0].done && t[1].done,
+	      "one thread peeks and releases while another receives: each message to one of "
+	      "them, in order, intact", "%s|%s|%s (%" PRIu64 " + %" PRIu64 " taken)", s[0].error,
+	      t[0].error, t[1].error, t[0].done, t[1].done);
+	check(t[1].busy > 0, "the receiving thread met the peeked message (-EBUSY) and received "
+	      "after its release", "%lu -EBUSY", t[1].busy);
+	diag("the receiving thread retried %lu times after -EBUSY", t[1].busy);
+	pthread_barrier_destroy(&start);
+	pair_close_chans(p);
+}
+
+static int test_zc(const char *spec, uint64_t n)
+{
+	struct chanmem cm, small;
+	struct pair p;
+
+	pair_open(&p, spec);
+	chanmem_map(&cm, p.a, 0, 65536);
+	chanmem_map(&small, p.a, 65536, 8192);
+	test_zc_api(&p, &cm);
+	test_zc_full(&p, &cm);
+	test_zc_poll(&p, &cm);
+	test_zc_wrap(&p, &small, 65536, n);
+	test_zc_holds(&p, &cm);
+	test_zc_restart(&p, &cm);
+	test_zc_threads(&p, &small, 65536, n / 2);
+	ivshmem_unmap(cm.m, (size_t)cm.size);
+	ivshmem_unmap(small.m, (size_t)small.size);
 	pair_close(&p);
 	return failures ? 1 : 0;
 }
@@ -1736,11 +3073,13 @@ int main(int argc, char **argv)
 		return test_restart(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "presence") == 0)
 		return test_presence(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "zc") == 0)
+		return test_zc(argv[2], strtoull(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "fuzz") == 0)
 		return test_fuzz(argv[2], atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "bench") == 0)
 		return test_bench(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: lib_chan_test api|stream N|notify|restart|presence|fuzz SECS|"
+	fprintf(stderr, "usage: lib_chan_test api|stream N|notify|restart|presence|zc N|fuzz SECS|"
 		"bench MS SOCK...\n");
 	return 2;
 }

@@ -237,7 +237,7 @@ def test_header_and_symbols():
            str(nodes))
     chan = [f for f in want if f.startswith('ivshmem_chan_')]
     tap.ok(len(chan) == 10 and all(nodes.get(f) == 'LIBIVSHMEM_1.2' for f in chan),
-           'the channels\' ten functions are LIBIVSHMEM_1.2', str(chan))
+           'the channels\' ten functions (zero copy included) are LIBIVSHMEM_1.2', str(chan))
     rc, out, _ = run(['nm', '-g', '--defined-only', os.path.join(lib, 'libivshmem.a')])
     glob_syms = sorted(set(line.split()[-1] for line in out.splitlines()
                            if len(line.split()) == 3))
@@ -652,7 +652,8 @@ def test_chan(srvbin, work):
     part on a fresh server; with a presence table when the server has one."""
     lct = os.path.join(ASAN, 'tests', 'lib_chan_test')
     for args, limit in ((['api'], 120), (['stream', '3000'], 300), (['notify'], 120),
-                        (['restart'], 120), (['fuzz', '4'], 180), (['bench', '200'], 120)):
+                        (['restart'], 120), (['zc', '2000'], 120), (['fuzz', '4'], 180),
+                        (['bench', '200'], 120)):
         srv = Server(srvbin, work, 'chan-' + args[0], vectors=4)
         try:
             rc, out, err = run_bounded([lct, args[0], srv.spec] + args[1:], limit)
