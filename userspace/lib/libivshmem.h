@@ -984,7 +984,9 @@ int ivshmem_chan_reserve(struct ivshmem_chan *chan, size_t len, void **buf, int 
  *
  * Sends the first @len bytes of the reservation as one message and rings
  * the peer if it sleeps; it never waits.  The reservation is over
- * whatever it returns, except for -EINVAL.
+ * whatever it returns, except for -EINVAL.  A drop always returns 0: a
+ * pairing that ended meanwhile is reported by the next send or
+ * reservation, once.
  *
  * Thread safety: safe.
  *
