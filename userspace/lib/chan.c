@@ -593,20 +593,33 @@ static ssize_t bad_value(struct ivshmem_chan *ch)
 }
 
 /*
+ * Own position @pos moved from @from to @to and is published: ring the
+ * peer if its event index @event lies in between.  Read after a full
+ * fence: the peer stores its index, fences, then looks at the position,
+ * so either it sees the move or this load sees it asleep (the Dekker
+ * pair of the header's "Ordering").
+ */
+static void ring_if_waiting(struct ivshmem_chan *ch, _Atomic uint64_t *event, uint64_t from,
+			    uint64_t to)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!ch->peer_polls) {
+		uint64_t ev = ld64(event, memory_order_relaxed);
+
+		if (ev >= from && ev < to)
+			ring_peer(ch);
+	}
+}
+
+/*
  * The receiver's head moves from @seen to @head: publish it, and ring a
- * sender that sleeps for the room (see tx_publish()).
+ * sender that sleeps for the room.
  */
 static void rx_consume(struct ivshmem_chan *ch, uint64_t seen, uint64_t head)
 {
 	ch->head = head;
 	st64(&ch->me->rx_head, head, memory_order_release);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!ch->peer_polls) {
-		uint64_t ev = ld64(&ch->peer->tx_event, memory_order_relaxed);
-
-		if (ev >= seen && ev < head)
-			ring_peer(ch);
-	}
+	ring_if_waiting(ch, &ch->peer->tx_event, seen, head);
 }
 
 /* A hold made now, in the current pairing. */
@@ -705,22 +718,13 @@ static ssize_t rx_try(struct ivshmem_chan *ch, struct io *io)
 
 /*
  * The sender's tail moves from @tail to @new_tail, over records written
- * before: publish it, then look at the receiver's event index, after a
- * full fence: it stores its index, fences, then looks at tx_tail, so
- * either it sees the records or this load sees it asleep (the Dekker pair
- * of the header's "Ordering").
+ * before: publish it, and ring a receiver that sleeps for them.
  */
 static void tx_publish(struct ivshmem_chan *ch, uint64_t tail, uint64_t new_tail)
 {
 	ch->tail = new_tail;
 	st64(&ch->me->tx_tail, new_tail, memory_order_release);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!ch->peer_polls) {
-		uint64_t ev = ld64(&ch->peer->rx_event, memory_order_relaxed);
-
-		if (ev >= tail && ev < new_tail)
-			ring_peer(ch);
-	}
+	ring_if_waiting(ch, &ch->peer->rx_event, tail, new_tail);
 }
 
 static ssize_t tx_try(struct ivshmem_chan *ch, struct io *io)
