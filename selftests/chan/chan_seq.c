@@ -2,8 +2,9 @@
 /*
  * chan_seq - numbered messages through a channel of libivshmem, checked
  *
- *   chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE] [--then N]
+ *   chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE] [--then N] [--zero-copy]
  *   chan_seq recv DEVICE PEER [OFFSET SIZE] [--stall N FILE] [--first-error]
+ *                 [--zero-copy]
  *
  * send: messages 0..COUNT-1 of generation GEN (COUNT 0: until killed or
  * refused), then an orderly close.  With --then N, an ECONNRESET (the
@@ -27,8 +28,25 @@
  * stderr ("stalled after N messages"); with
  * --first-error it stops at the first error, ECONNRESET included.
  *
+ * With --zero-copy, either side goes without copies (the same checks, the
+ * same output).  The sender reserves room in the ring, writes the message
+ * there and commits it: about half of the reservations are larger than
+ * the message (the rest of the room gets filler bytes, and the commit is
+ * shorter than the reservation), and about one message in eight is first
+ * reserved, filled with a decoy (a header of a number the receiver does
+ * not expect, which it would report) and dropped with IVSHMEM_CHAN_DROP;
+ * a dropped reservation is not a message sent.  It says on stderr, at
+ * the end, how many it dropped and how many it committed shorter.  The
+ * receiver peeks at each message and checks it where it lies, its header
+ * copied out first, then releases it; a message whose release says
+ * ECONNRESET was not taken (it ends the run: "reset"; stderr says
+ * "release after N messages: ECONNRESET").  With --stall it stops with
+ * the next message peeked and not released, so that the pairing can end
+ * under the held message.
+ *
  * Both say on stderr "sending as peer ID" or "receiving as peer ID" once
- * the channel is open (start_bg waits for it).
+ * the channel is open (start_bg waits for it), and ", zero copy" after it
+ * with --zero-copy.
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -66,15 +84,21 @@ static unsigned char body_byte(uint64_t gen, uint64_t seq, size_t i)
 	return (unsigned char)(mix((gen << 48) ^ (seq << 20) ^ i) >> 17);
 }
 
-static size_t make_msg(unsigned char *buf, uint64_t gen, uint64_t seq, size_t max)
+static void put_hdr(unsigned char *buf, uint64_t gen, uint64_t seq)
 {
-	size_t len = body_len(gen, seq, max);
 	uint64_t v;
 
 	v = htole64(gen);
 	memcpy(buf, &v, 8);
 	v = htole64(seq);
 	memcpy(buf + 8, &v, 8);
+}
+
+static size_t make_msg(unsigned char *buf, uint64_t gen, uint64_t seq, size_t max)
+{
+	size_t len = body_len(gen, seq, max);
+
+	put_hdr(buf, gen, seq);
 	for (size_t i = 0; i < len; i++)
 		buf[HDR + i] = body_byte(gen, seq, i);
 	return HDR + len;
@@ -89,9 +113,10 @@ static const char *ename(long err)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE] [--then N]\n"
+	fprintf(stderr, "usage: chan_seq send DEVICE PEER GEN COUNT [OFFSET SIZE] [--then N] "
+			"[--zero-copy]\n"
 			"       chan_seq recv DEVICE PEER [OFFSET SIZE] [--stall N FILE] "
-			"[--first-error]\n");
+			"[--first-error] [--zero-copy]\n");
 	exit(2);
 }
 
@@ -133,14 +158,74 @@ static struct ivshmem_chan *open_chan(const char *spec, const char *peer, const 
 	return ch;
 }
 
+/* What the zero-copy sender did besides sending. */
+struct zc_stats {
+	uint64_t dropped;	/* reservations dropped */
+	uint64_t shorter;	/* commits shorter than their reservation */
+};
+
+/*
+ * Message @seq of @gen, written in place: reserve, write, commit.  How
+ * much it reserves and whether it drops a decoy first follow from @gen
+ * and @seq, so that a run is the same each time.  0, or the error of the
+ * call that failed (the message was not sent).
+ */
+static int send_in_place(struct ivshmem_chan *ch, uint64_t gen, uint64_t seq, size_t max,
+			 struct zc_stats *st)
+{
+	uint64_t r = mix(gen * 0xbf58476d1ce4e5b9ULL + seq + 0x2545f4914f6cdd1dULL);
+	size_t len = HDR + body_len(gen, seq, max), room = len, n;
+	unsigned char *p;
+	void *v;
+	int ret;
+
+	if (r & 1)
+		room = len + (size_t)((r >> 1) % (max - len + 1));
+	if ((r >> 40) % 8 == 0) {
+		/*
+		 * A decoy: were it sent, the receiver would get a number it
+		 * does not expect, and say so.
+		 */
+		ret = ivshmem_chan_reserve(ch, room, &v, TIMEOUT_MS);
+		if (ret < 0)
+			return ret;
+		p = v;
+		put_hdr(p, gen, seq ^ 0x8000000000000000ULL);
+		memset(p + HDR, 0xdd, room - HDR);
+		ret = ivshmem_chan_commit(ch, IVSHMEM_CHAN_DROP);
+		if (ret < 0)
+			return ret;
+		st->dropped++;
+	}
+	ret = ivshmem_chan_reserve(ch, room, &v, TIMEOUT_MS);
+	if (ret < 0)
+		return ret;
+	p = v;
+	n = make_msg(p, gen, seq, max);
+	/* All the room is this side's: the commit must send only @n of it. */
+	memset(p + n, 0xa5, room - n);
+	ret = ivshmem_chan_commit(ch, n);
+	if (ret == 0 && n < room)
+		st->shorter++;
+	return ret;
+}
+
+static void zc_report(int zero_copy, const struct zc_stats *st)
+{
+	if (zero_copy)
+		fprintf(stderr, "dropped %llu reservations, committed %llu shorter than reserved\n",
+			(unsigned long long)st->dropped, (unsigned long long)st->shorter);
+}
+
 static int do_send(int argc, char **argv)
 {
 	const char *off = NULL, *size = NULL;
+	struct zc_stats st = { 0 };
 	struct ivshmem *dev;
 	struct ivshmem_chan *ch;
 	unsigned char *buf;
 	uint64_t gen, count, seq, then = 0;
-	int through_reset = 0;
+	int through_reset = 0, zero_copy = 0;
 	size_t max;
 
 	if (argc < 6)
@@ -151,6 +236,8 @@ static int do_send(int argc, char **argv)
 		if (!strcmp(argv[i], "--then") && i + 1 < argc) {
 			then = number(argv[++i]);
 			through_reset = 1;
+		} else if (!strcmp(argv[i], "--zero-copy")) {
+			zero_copy = 1;
 		} else if (!off && i + 1 < argc && argv[i][0] != '-') {
 			off = argv[i++];
 			size = argv[i];
@@ -163,12 +250,18 @@ static int do_send(int argc, char **argv)
 	buf = malloc(max);
 	if (!buf || max < HDR)
 		return 1;
-	fprintf(stderr, "sending as peer %d, gen %llu\n", ivshmem_id(dev),
-		(unsigned long long)gen);
+	fprintf(stderr, "sending as peer %d, gen %llu%s\n", ivshmem_id(dev),
+		(unsigned long long)gen, zero_copy ? ", zero copy" : "");
 	for (seq = 0; !count || seq < count; seq++) {
-		size_t len = make_msg(buf, gen, seq, max);
-		int ret = ivshmem_chan_send(ch, buf, len, TIMEOUT_MS);
+		int ret;
 
+		if (zero_copy) {
+			ret = send_in_place(ch, gen, seq, max, &st);
+		} else {
+			size_t len = make_msg(buf, gen, seq, max);
+
+			ret = ivshmem_chan_send(ch, buf, len, TIMEOUT_MS);
+		}
 		if (ret == -ECONNRESET && through_reset) {
 			printf("reset after %llu messages\n", (unsigned long long)seq);
 			through_reset = 0;
@@ -180,57 +273,90 @@ static int do_send(int argc, char **argv)
 		if (ret < 0) {
 			printf("error: %s after %llu messages\n", ename(ret),
 			       (unsigned long long)seq);
+			zc_report(zero_copy, &st);
 			return 1;
 		}
 	}
 	printf("sent %llu messages\n", (unsigned long long)seq);
+	zc_report(zero_copy, &st);
 	ivshmem_chan_close(ch);
 	ivshmem_close(dev);
 	free(buf);
 	return 0;
 }
 
-/* What a received message is: 0 the expected one, else says why not. */
-static const char *judge(const unsigned char *buf, long n, size_t max, uint64_t *gen,
-			 uint64_t *next, int *fresh)
+/* Where a receiver is: the run of generation @gen, @next its next number. */
+struct rx_state {
+	uint64_t gen;
+	uint64_t next;
+	int fresh;	/* no run yet, or the last one ended (a reset) */
+};
+
+/*
+ * What message @msg of @n bytes is: NULL the expected one (@st moves on),
+ * else says why not.  @msg may lie in the ring, where the peer can still
+ * change it: the header is copied out before anything looks at it, and
+ * each byte of the body is read once.
+ */
+static const char *judge(const unsigned char *msg, size_t n, size_t max, struct rx_state *st)
 {
+	const volatile unsigned char *in = msg;
+	unsigned char hdr[HDR];
 	uint64_t g, s;
 	size_t len;
 
 	if (n < HDR)
 		return "torn: shorter than its header";
-	memcpy(&g, buf, 8);
-	memcpy(&s, buf + 8, 8);
+	for (size_t i = 0; i < HDR; i++)
+		hdr[i] = in[i];
+	memcpy(&g, hdr, 8);
+	memcpy(&s, hdr + 8, 8);
 	g = le64toh(g);
 	s = le64toh(s);
-	if (*fresh) {
-		if (g <= *gen)
+	if (st->fresh) {
+		if (g <= st->gen)
 			return "stale: an old generation after the reset";
 		if (s != 0)
 			return "a new generation that does not start at 0";
-		*gen = g;
-		*next = 0;
-		*fresh = 0;
-	} else if (g != *gen) {
+		st->gen = g;
+		st->next = 0;
+		st->fresh = 0;
+	} else if (g != st->gen) {
 		return "another generation without a reset before it";
-	} else if (s != *next) {
+	} else if (s != st->next) {
 		return "out of order, repeated or lost";
 	}
 	len = body_len(g, s, max);
-	if ((size_t)n != HDR + len)
+	if (n != HDR + len)
 		return "torn: wrong length";
 	for (size_t i = 0; i < len; i++)
-		if (buf[HDR + i] != body_byte(g, s, i))
+		if (in[HDR + i] != body_byte(g, s, i))
 			return "torn: changed bytes";
-	(*next)++;
+	st->next++;
 	return NULL;
+}
+
+static void end_run(struct rx_state *st)
+{
+	if (!st->fresh)
+		printf("gen %llu: %llu messages in order\n", (unsigned long long)st->gen,
+		       (unsigned long long)st->next);
+	st->fresh = 1;
+}
+
+static void stall(const char *file, uint64_t total)
+{
+	fprintf(stderr, "stalled after %llu messages\n", (unsigned long long)total);
+	while (access(file, F_OK))
+		usleep(50000);
 }
 
 static int do_recv(int argc, char **argv)
 {
 	const char *off = NULL, *size = NULL, *stall_file = NULL;
-	uint64_t stall_after = 0, gen = 0, next = 0, total = 0;
-	int first_error = 0, fresh = 1, was_fresh, i;
+	uint64_t stall_after = 0, total = 0;
+	int first_error = 0, zero_copy = 0, i;
+	struct rx_state st = { .fresh = 1 };
 	struct ivshmem_chan *ch;
 	struct ivshmem *dev;
 	unsigned char *buf;
@@ -244,6 +370,8 @@ static int do_recv(int argc, char **argv)
 			stall_file = argv[++i];
 		} else if (!strcmp(argv[i], "--first-error")) {
 			first_error = 1;
+		} else if (!strcmp(argv[i], "--zero-copy")) {
+			zero_copy = 1;
 		} else if (!off && i + 1 < argc && argv[i][0] != '-') {
 			off = argv[i++];
 			size = argv[i];
@@ -256,46 +384,64 @@ static int do_recv(int argc, char **argv)
 	buf = malloc(max);
 	if (!buf || max < HDR)
 		return 1;
-	fprintf(stderr, "receiving as peer %d\n", ivshmem_id(dev));
+	fprintf(stderr, "receiving as peer %d%s\n", ivshmem_id(dev),
+		zero_copy ? ", zero copy" : "");
 	for (;;) {
-		long n;
+		struct rx_state next;
+		const unsigned char *msg = buf;
 		const char *why;
+		long n;
 
-		if (stall_file && total == stall_after) {
-			fprintf(stderr, "stalled after %llu messages\n",
-				(unsigned long long)total);
-			while (access(stall_file, F_OK))
-				usleep(50000);
+		if (!zero_copy && stall_file && total == stall_after) {
+			stall(stall_file, total);
 			stall_file = NULL;
 		}
-		n = ivshmem_chan_recv(ch, buf, max, TIMEOUT_MS);
-		if (n < 0) {
-			/* The run of one generation ends here. */
-			if (!fresh)
-				printf("gen %llu: %llu messages in order\n", (unsigned long long)gen,
-				       (unsigned long long)next);
-			fresh = 1;
-			if (n == -EPIPE) {
-				printf("end: closed\n");
-				break;
+		if (zero_copy) {
+			const void *in;
+
+			n = ivshmem_chan_peek(ch, &in, TIMEOUT_MS);
+			msg = in;
+			if (n >= 0 && stall_file && total == stall_after) {
+				/* The message stays peeked, not released. */
+				stall(stall_file, total);
+				stall_file = NULL;
 			}
-			if (n == -ECONNRESET && !first_error) {
-				printf("reset\n");
-				continue;
+		} else {
+			n = ivshmem_chan_recv(ch, buf, max, TIMEOUT_MS);
+		}
+		if (n >= 0) {
+			next = st;
+			why = judge(msg, (size_t)n, max, &next);
+			if (why) {
+				end_run(&st);
+				printf("bad: %s (message %llu)\n", why, (unsigned long long)total);
+				return 2;
 			}
-			printf("error: %s\n", ename(n));
-			return 1;
+			/* A peeked message is taken only once released. */
+			if (zero_copy) {
+				n = ivshmem_chan_release(ch);
+				if (n < 0)
+					fprintf(stderr, "release after %llu messages: %s\n",
+						(unsigned long long)total, ename(n));
+			}
 		}
-		was_fresh = fresh;
-		why = judge(buf, n, max, &gen, &next, &fresh);
-		if (why) {
-			if (!was_fresh)
-				printf("gen %llu: %llu messages in order\n",
-				       (unsigned long long)gen, (unsigned long long)next);
-			printf("bad: %s (message %llu)\n", why, (unsigned long long)total);
-			return 2;
+		if (n >= 0) {
+			st = next;
+			total++;
+			continue;
 		}
-		total++;
+		/* The run of one generation ends here. */
+		end_run(&st);
+		if (n == -EPIPE) {
+			printf("end: closed\n");
+			break;
+		}
+		if (n == -ECONNRESET && !first_error) {
+			printf("reset\n");
+			continue;
+		}
+		printf("error: %s\n", ename(n));
+		return 1;
 	}
 	ivshmem_chan_close(ch);
 	ivshmem_close(dev);

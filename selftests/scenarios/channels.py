@@ -20,6 +20,14 @@ Checked:
   its length and bytes); and the other way, the receiver killed and
   started again under a sender that keeps its channel: ECONNRESET once to
   the sender, and the new receiver gets only what was sent after it;
+- zero copy (chan_seq --zero-copy): four channels at once, a reserving
+  and b peeking, b reserving and a peeking, a copying in and b peeking,
+  b reserving and a copying out; the reservations sometimes larger than
+  the message (a shorter commit), sometimes dropped after a decoy was
+  written in them: each receiver gets all the messages in order, intact,
+  and no decoy; then the sender killed and restarted under a receiver
+  that holds a peeked message: its release says ECONNRESET, the one
+  reset, then the new sender's messages only;
 - a host ivshmem-pipe killed mid-stream: the guest's ivshmem-pipe learns
   from the presence table that it left, says so in one line, exits 1;
 - one value a correct peer cannot write, put by the host into a channel:
@@ -48,8 +56,8 @@ BIG = 8 << 20
 # The shared memory (2 MiB, the header in its last page): what the host
 # tells the guest of ID i (its peer ID, a checksum) at 0x1000 + 0x100 * i,
 # what the guest tells the host at 0x2000 + 0x100 * i, the channel the host
-# scribbles on at 0x80000; the pairs' default slots are at the end, below
-# the header.
+# scribbles on at 0x80000, more channels up to 0xeffff (below); the pairs'
+# default slots are at the end, below the header.
 HOST_INFO_AT = 0x1000
 GUEST_SUM_AT = 0x2000
 SCRIBBLE_AT = 0x80000
@@ -63,6 +71,9 @@ BAD_TAIL_AT = 0xa0000
 CTRL_HIGH = 2048
 TX_TAIL = 128
 RX_HEAD = 256
+# Four channels of 64 KiB at 0xb0000 to 0xe0000 carry ZC_COUNT numbered
+# messages each at once, zero-copy on one side or both.
+ZC_COUNT = 500
 
 LIB = r'''
 SEQ=/ksft/chan/chan_seq
@@ -97,6 +108,22 @@ ended() {
 		fi
 		sleep 0.1
 	done
+}
+# seq_start NAME READY ARG...: chan_seq ARG... in the background as NAME,
+# once its stderr says READY
+seq_start() {
+	_n=$1 _r=$2
+	shift 2
+	check ${_n}_opens start_bg $_n "$_r" $SEQ "$@"
+}
+# seq_end NAME SECONDS WANT: NAME ends within SECONDS (else it is killed),
+# exits 0 and prints WANT (its lines joined by |)
+seq_end() {
+	check ${1}_ends ended $1 $2
+	end_bg $1
+	check_eq ${1}_exits_0 $? 0
+	diag /tmp/$1.out
+	check_eq ${1}_prints "$(tr '\n' '|' < /tmp/$1.out)" "$3"
 }
 # xfer NAME PEER BYTES [OPTION...]: BYTES of random data to PEER and back
 # at once through ivshmem-pipe, started at barrier NAME in both guests;
@@ -311,6 +338,70 @@ check_eq seq2_sender_reset_once_then_200 "$(sed 's/after [0-9]* messages/after N
 n=$(sed -n 's/^reset after \([0-9]*\) messages$/\1/p' /tmp/seqtx3.out)
 check seq2_sender_had_sent_more_than_taken test "${n:-0}" -gt 20
 hsync seq2_done > /dev/null
+''')
+
+    # --- zero copy (chan_seq --zero-copy: reserve and commit, some
+    # reservations larger than the message, some dropped; peek and release)
+    # on four channels at once: a reserves and b peeks, b reserves and a
+    # peeks, a copies in and b peeks, b reserves and a copies out
+    a.run(r'''
+seq_start zc_ba_rx "receiving as peer" recv $dev 1 0xc0000 0x10000 --zero-copy
+seq_start mix_ba_rx "receiving as peer" recv $dev 1 0xe0000 0x10000
+hsync zc_open > /dev/null
+t0=$(date +%%s)
+seq_start zc_ab_tx "sending as peer" send $dev 1 11 %(n)d 0xb0000 0x10000 --zero-copy
+seq_start mix_ab_tx "sending as peer" send $dev 1 13 %(n)d 0xd0000 0x10000
+seq_end zc_ab_tx 120 "sent %(n)d messages|"
+seq_end mix_ab_tx 120 "sent %(n)d messages|"
+seq_end zc_ba_rx 120 "gen 12: %(n)d messages in order|end: closed|"
+seq_end mix_ba_rx 120 "gen 14: %(n)d messages in order|end: closed|"
+echo "# zero copy: %(n)d messages on each of four channels in $(( $(date +%%s) - t0 )) s"
+''' % {'n': ZC_COUNT})
+    b.run(r'''
+seq_start zc_ab_rx "receiving as peer" recv $dev 0 0xb0000 0x10000 --zero-copy
+seq_start mix_ab_rx "receiving as peer" recv $dev 0 0xd0000 0x10000 --zero-copy
+hsync zc_open > /dev/null
+seq_start zc_ba_tx "sending as peer" send $dev 0 12 %(n)d 0xc0000 0x10000 --zero-copy
+seq_start mix_ba_tx "sending as peer" send $dev 0 14 %(n)d 0xe0000 0x10000 --zero-copy
+seq_end zc_ba_tx 120 "sent %(n)d messages|"
+seq_end mix_ba_tx 120 "sent %(n)d messages|"
+seq_end zc_ab_rx 120 "gen 11: %(n)d messages in order|end: closed|"
+seq_end mix_ab_rx 120 "gen 13: %(n)d messages in order|end: closed|"
+''' % {'n': ZC_COUNT})
+
+    # --- the sender killed and restarted again, every side zero-copy: the
+    # receiver stalls with a message peeked, so that the pairing ends
+    # under it; its release says ECONNRESET, the one reset
+    a.run(r'''
+check zseq_receiver_opens start_bg zseqrx "receiving as peer" $SEQ recv $dev 1 --stall 20 /tmp/zgo --zero-copy
+hsync zseq_rx > /dev/null
+check zseq_receiver_stalls_after_20 until_stalled zseqrx
+hsync zseq_stalled > /dev/null
+hsync zseq_restarted > /dev/null
+touch /tmp/zgo
+check zseq_receiver_ends ended zseqrx 120
+end_bg zseqrx
+check_eq zseq_receiver_exits_0 $? 0
+diag /tmp/zseqrx.out
+check_eq zseq_old_messages_reset_once_then_the_new_ones "$(cat /tmp/zseqrx.out | tr '\n' '|')" \
+	"gen 1: 20 messages in order|reset|gen 2: 200 messages in order|end: closed|"
+check zseq_the_held_message_s_release_says_it grep -qx "release after 20 messages: ECONNRESET" /tmp/zseqrx.err
+''')
+    b.run(r'''
+hsync zseq_rx > /dev/null
+check zseq_sender_opens start_bg zseqtx1 "sending as peer" $SEQ send $dev 0 1 0 --zero-copy
+hsync zseq_stalled > /dev/null
+sleep 2
+check zseq_sender_blocked_mid_transfer kill -0 "$(cat /tmp/zseqtx1.pid)"
+kill -9 "$(cat /tmp/zseqtx1.pid)"
+end_bg zseqtx1
+check_eq zseq_sender_killed $? 137
+check zseq_sender_restarts start_bg zseqtx2 "sending as peer" $SEQ send $dev 0 2 200 --zero-copy
+hsync zseq_restarted > /dev/null
+check zseq_restarted_sender_ends ended zseqtx2 120
+end_bg zseqtx2
+check_eq zseq_restarted_sender_exits_0 $? 0
+check_eq zseq_restarted_sender_sent_200 "$(cat /tmp/zseqtx2.out)" "sent 200 messages"
 ''')
 
     # --- a host peer killed mid-stream: guest b's ivshmem-pipe learns from
