@@ -507,7 +507,11 @@ hsync bad_tail_done > /dev/null
 
     def scribble():
         rng = random.Random(int.from_bytes(os.urandom(4), 'little'))
-        end = time.time() + 60
+        # Until both ends stopped ('scribbled'): an end waiting for room or
+        # for a message only stops once a scribble hits a field it reads,
+        # which on a loaded machine may come late.  The cap only keeps a
+        # failed guest script from leaving the thread running.
+        end = time.time() + 300
         n = 0
         with open(srv.path, 'r+b', buffering=0) as f:
             while not stop.is_set() and time.time() < end:
