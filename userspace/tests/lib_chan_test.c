@@ -2807,6 +2807,29 @@ static void *racer_take(void *arg)
 }
 
 /* Two threads on one direction of a channel, one of them in place. */
+/*
+ * Two sending threads on @p's first channel, @n tagged messages each: the
+ * first reserves and commits, the second does too with @both_in_place,
+ * else it sends; one thread @t takes the 2 @n messages on the second
+ * channel.  All three start together at @start (a barrier of three).
+ */
+static void send_race(struct pair *p, pthread_barrier_t *start, struct zc_racer s[2],
+		      struct zc_racer *t, uint64_t n, bool both_in_place, _Atomic uint64_t *taken)
+{
+	pthread_t ts[2], tt;
+
+	for (unsigned int i = 0; i < 2; i++) {
+		s[i] = (struct zc_racer){ .start = start, .ch = p->ca, .tag = i + 1, .n = n,
+					  .in_place = i == 0 || both_in_place };
+		pthread_create(&ts[i], NULL, racer_send, &s[i]);
+	}
+	*t = (struct zc_racer){ .start = start, .ch = p->cb, .n = 2 * n, .taken = taken };
+	pthread_create(&tt, NULL, racer_take, t);
+	for (int i = 0; i < 2; i++)
+		pthread_join(ts[i], NULL);
+	pthread_join(tt, NULL);
+}
+
 static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, uint64_t n)
 {
 	static _Atomic unsigned char once[100000];
@@ -2820,16 +2843,7 @@ static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, ui
 	pthread_barrier_init(&start, NULL, 3);
 
 	/* One thread reserves and commits while another sends. */
-	for (unsigned int i = 0; i < 2; i++) {
-		s[i] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = i + 1, .n = n,
-					  .in_place = i == 0 };
-		pthread_create(&ts[i], NULL, racer_send, &s[i]);
-	}
-	t[0] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n, .taken = &taken };
-	pthread_create(&tt[0], NULL, racer_take, &t[0]);
-	for (int i = 0; i < 2; i++)
-		pthread_join(ts[i], NULL);
-	pthread_join(tt[0], NULL);
+	send_race(p, &start, s, &t[0], n, false, &taken);
 	check(!s[0].error[0] && !s[1].error[0] && !t[0].error[0] && t[0].done == 2 * n,
 	      "one thread reserves and commits while another sends: every message once, each "
 	      "thread's in order, intact", "%s|%s|%s (%" PRIu64 " taken)", s[0].error,
@@ -2841,16 +2855,7 @@ static void test_zc_threads(struct pair *p, struct chanmem *cm, uint64_t off, ui
 
 	/* Two threads reserve and commit: one reservation at a time. */
 	atomic_store(&taken, 0);
-	for (unsigned int i = 0; i < 2; i++) {
-		s[i] = (struct zc_racer){ .start = &start, .ch = p->ca, .tag = i + 1, .n = n,
-					  .in_place = true };
-		pthread_create(&ts[i], NULL, racer_send, &s[i]);
-	}
-	t[0] = (struct zc_racer){ .start = &start, .ch = p->cb, .n = 2 * n, .taken = &taken };
-	pthread_create(&tt[0], NULL, racer_take, &t[0]);
-	for (int i = 0; i < 2; i++)
-		pthread_join(ts[i], NULL);
-	pthread_join(tt[0], NULL);
+	send_race(p, &start, s, &t[0], n, true, &taken);
 	check(!s[0].error[0] && !s[1].error[0] && !t[0].error[0] && t[0].done == 2 * n &&
 	      s[0].busy + s[1].busy > 0,
 	      "two threads reserve and commit: they take turns (-EBUSY), every message once, "
